@@ -1,0 +1,1 @@
+"""Acme Outfitters' support bot: answers customer questions from the help-center articles."""

@@ -1,0 +1,68 @@
+"""The bot's entry point: retrieve, compose, format.
+
+``answer`` is what the eval suite calls (``[tool.ragft] pipeline`` in pyproject.toml). Passing
+``contexts`` skips retrieval and answers from the passages given, which lets the eval check
+whether a failure comes from retrieval or from the generator.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from support_bot.generator import compose, to_json
+from support_bot.retriever import default_retriever, tokenize
+
+TOP_K = 3
+
+Message = dict[str, str]
+
+
+def answer(
+    question: str | list[Message],
+    format: Literal["text", "json"] = "text",
+    contexts: list[str] | None = None,
+) -> dict[str, Any]:
+    """Answer a customer's question.
+
+    ``question`` is a string or a chat transcript (the last user message is answered).
+    ``format="json"`` returns the answer as a JSON document. ``contexts`` replaces retrieval
+    with the passages given, best first.
+    """
+    if not isinstance(question, str):
+        question = _last_user_message(question)
+    if format not in ("text", "json"):
+        raise ValueError(f"format must be 'text' or 'json', not {format!r}")
+
+    if contexts is None:
+        hits = default_retriever().search(question, k=TOP_K)
+        passages = [hit.passage.text for hit in hits]
+        sources = [hit.passage.id for hit in hits]
+        scores = [round(hit.score, 3) for hit in hits]
+    else:
+        passages = list(contexts)
+        sources = [f"context-{rank}" for rank in range(1, len(passages) + 1)]
+        scores = []
+
+    reply = compose(question, passages)
+    text = reply.text
+    if format == "json":
+        text = to_json(text, [sources[rank] for rank in reply.used])
+
+    return {
+        "answer": text,
+        "contexts": passages,
+        "sources": sources,
+        "metadata": {
+            "model": "acme-extractive-1",
+            "prompt_tokens": len(tokenize(question)) + sum(len(p.split()) for p in passages),
+            "completion_tokens": len(text.split()),
+            "retrieval_scores": scores,
+        },
+    }
+
+
+def _last_user_message(messages: list[Message]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return message.get("content", "")
+    raise ValueError("the conversation has no user message")

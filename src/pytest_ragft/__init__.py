@@ -1,0 +1,8 @@
+"""pytest-ragft: gate LLM pipelines in CI and tell knowledge gaps (RAG) from behavior gaps (fine-tuning)."""
+
+from __future__ import annotations
+
+from pytest_ragft.model import Case, CheckOutcome, Result
+
+__version__ = "0.1.0"
+__all__ = ["Case", "CheckOutcome", "Result", "__version__"]

@@ -1,0 +1,352 @@
+"""The built-in checks of a case's ``expect`` mapping, and the loop that runs them.
+
+Each check is a small pure function ``(case, result, expected) -> CheckOutcome`` whose message
+says which check, what was expected and what came. Answers are model output, so they are only
+ever shown through ``shorten``: quoted, escaped and cut, so they cannot break a terminal or a
+report.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeAlias
+
+from pytest_ragft.matching import normalize
+from pytest_ragft.model import Case, CheckOutcome, Result
+
+CheckFn: TypeAlias = Callable[[Case, Result, Any], CheckOutcome | bool]
+
+# Checks handled outside this registry; ``run_checks`` leaves them alone.
+EXTERNAL_CHECKS = frozenset({"deepeval"})
+
+_CITATION = re.compile(r"\[\s*(\d+(?:\s*,\s*\d+)*)\s*\]")
+
+
+def shorten(text: str, limit: int = 120) -> str:
+    """``text`` quoted and escaped like ``repr``, cut to ``limit`` characters with an ellipsis
+    and the total length, so untrusted output is safe to show in any message."""
+    body, cut = _escape(text, limit)
+    quote = '"' if "'" in text and '"' not in text else "'"
+    if quote == "'":
+        body = body.replace("'", "\\'")
+    if cut:
+        return f"{quote}{body}…{quote} ({len(text)} chars)"
+    return f"{quote}{body}{quote}"
+
+
+def equals(case: Case, result: Result, expected: Any) -> CheckOutcome:
+    """Exact answers (labels, ids, yes/no): only surrounding white space is forgiven."""
+    want = _scalar_text("equals", expected)
+    answer = result.answer.strip()
+    if answer == want.strip():
+        return CheckOutcome("equals", True, f"equals: the answer is {shorten(want.strip())}")
+    hint = ""
+    if normalize(answer) == normalize(want):
+        hint = " (differs only in case or white space)"
+    return CheckOutcome(
+        "equals",
+        False,
+        f"equals: expected {shorten(want.strip())}; got {shorten(answer)}{hint}",
+    )
+
+
+def contains(case: Case, result: Result, expected: Any) -> CheckOutcome:
+    """Every required string must appear, ignoring case and white space."""
+    wanted = _string_list("contains", expected)
+    answer = normalize(result.answer)
+    missing = [w for w in wanted if normalize(w) not in answer]
+    if not missing:
+        found = shorten(wanted[0]) if len(wanted) == 1 else f"all {len(wanted)} of {_list(wanted)}"
+        return CheckOutcome("contains", True, f"contains: found {found}")
+    detail = "" if len(wanted) == 1 else f" ({len(missing)} of {len(wanted)} missing)"
+    return CheckOutcome(
+        "contains",
+        False,
+        f"contains: expected {_list(missing)} in the answer{detail}; got {shorten(result.answer)}",
+    )
+
+
+def contains_any(case: Case, result: Result, expected: Any) -> CheckOutcome:
+    """At least one of the accepted phrasings must appear, ignoring case and white space."""
+    wanted = _string_list("contains_any", expected)
+    answer = normalize(result.answer)
+    for w in wanted:
+        if normalize(w) in answer:
+            return CheckOutcome("contains_any", True, f"contains_any: found {shorten(w)}")
+    return CheckOutcome(
+        "contains_any",
+        False,
+        f"contains_any: expected one of {_list(wanted)} in the answer; "
+        f"got {shorten(result.answer)}",
+    )
+
+
+def not_contains(case: Case, result: Result, expected: Any) -> CheckOutcome:
+    """None of the forbidden strings may appear, ignoring case and white space."""
+    forbidden = _string_list("not_contains", expected)
+    answer = normalize(result.answer)
+    present = [f for f in forbidden if normalize(f) in answer]
+    if not present:
+        return CheckOutcome("not_contains", True, f"not_contains: none of {_list(forbidden)}")
+    where = _around(answer, normalize(present[0]))
+    return CheckOutcome(
+        "not_contains",
+        False,
+        f"not_contains: expected no {_list(present)} in the answer; found it in {where}",
+    )
+
+
+def regex(case: Case, result: Result, expected: Any) -> CheckOutcome:
+    """``re.search`` with the pattern as written; flags such as ``(?i)`` go in the pattern."""
+    pattern = _scalar_text("regex", expected)
+    try:
+        match = re.search(pattern, result.answer)
+    except re.error as exc:
+        return CheckOutcome("regex", False, f"regex: invalid pattern {shorten(pattern)}: {exc}")
+    if match:
+        return CheckOutcome("regex", True, f"regex: matched {shorten(match.group(0), 60)}")
+    return CheckOutcome(
+        "regex",
+        False,
+        f"regex: expected a match for {shorten(pattern)}; got {shorten(result.answer)}",
+    )
+
+
+def json_schema(case: Case, result: Result, expected: Any) -> CheckOutcome:
+    """The answer must be JSON that validates: the draft comes from ``$schema`` (default
+    2020-12) and ``format`` is asserted, as a user writing it expects."""
+    if not isinstance(expected, Mapping):
+        raise TypeError(f"json_schema expects a schema mapping, got {type(expected).__name__}")
+    import jsonschema
+    from jsonschema.exceptions import best_match
+
+    text = result.answer.strip()
+    try:
+        instance = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return CheckOutcome(
+            "json_schema",
+            False,
+            f"json_schema: expected JSON; the answer does not parse ({exc.msg} at line "
+            f"{exc.lineno} column {exc.colno}); got {shorten(result.answer)}",
+        )
+    schema = dict(expected)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        return CheckOutcome(
+            "json_schema", False, f"json_schema: the schema is invalid: {_clean(exc.message)}"
+        )
+    validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    error = best_match(validator.iter_errors(instance))
+    if error is None:
+        return CheckOutcome("json_schema", True, "json_schema: the answer matches the schema")
+    return CheckOutcome(
+        "json_schema",
+        False,
+        f"json_schema: expected the answer to match the schema; at {error.json_path}: "
+        f"{_clean(error.message)}; got {shorten(result.answer)}",
+    )
+
+
+def max_chars(case: Case, result: Result, expected: Any) -> CheckOutcome:
+    """Length budget in characters; surrounding white space is not counted."""
+    limit = _limit("max_chars", expected)
+    size = len(result.answer.strip())
+    if size <= limit:
+        return CheckOutcome("max_chars", True, f"max_chars: {size} <= {limit} characters")
+    return CheckOutcome(
+        "max_chars",
+        False,
+        f"max_chars: expected at most {limit} characters; got {size}: {shorten(result.answer)}",
+    )
+
+
+def max_words(case: Case, result: Result, expected: Any) -> CheckOutcome:
+    """Length budget in words, a word being a white-space separated token."""
+    limit = _limit("max_words", expected)
+    size = len(result.answer.split())
+    if size <= limit:
+        return CheckOutcome("max_words", True, f"max_words: {size} <= {limit} words")
+    return CheckOutcome(
+        "max_words",
+        False,
+        f"max_words: expected at most {limit} words; got {size}: {shorten(result.answer)}",
+    )
+
+
+def cites_sources(case: Case, result: Result, expected: Any) -> CheckOutcome:
+    """``true``: at least one ``[n]`` (or ``[n, m]``) marker, every one naming a retrieved
+    context; ``false``: no marker at all. Without contexts, the sources count instead."""
+    if not isinstance(expected, bool):
+        raise TypeError(f"cites_sources expects true or false, got {type(expected).__name__}")
+    markers = citation_markers(result.answer)
+    shown = ", ".join(f"[{n}]" for n in markers)
+    if not expected:
+        if not markers:
+            return CheckOutcome("cites_sources", True, "cites_sources: no citation marker")
+        return CheckOutcome(
+            "cites_sources",
+            False,
+            f"cites_sources: expected no citation marker; found {shown} in "
+            f"{shorten(result.answer)}",
+        )
+    available = len(result.contexts) or len(result.sources)
+    if available == 0:
+        return CheckOutcome(
+            "cites_sources",
+            False,
+            "cites_sources: expected a citation [n] of a retrieved context, but no contexts "
+            f"came back; got {shorten(result.answer)}",
+        )
+    wanted = f"a citation [n] with 1 <= n <= {available}"
+    outside = [n for n in markers if not 1 <= n <= available]
+    if outside:
+        named = ", ".join(f"[{n}]" for n in outside)
+        return CheckOutcome(
+            "cites_sources",
+            False,
+            f"cites_sources: expected {wanted}; got {named} out of range in "
+            f"{shorten(result.answer)}",
+        )
+    if not markers:
+        return CheckOutcome(
+            "cites_sources",
+            False,
+            f"cites_sources: expected {wanted}; got no marker in {shorten(result.answer)}",
+        )
+    return CheckOutcome("cites_sources", True, f"cites_sources: cites {shown}")
+
+
+def citation_markers(answer: str) -> list[int]:
+    """The numbers of the ``[n]`` / ``[n, m]`` markers in ``answer``, in order, each once."""
+    seen: dict[int, None] = {}
+    for match in _CITATION.finditer(answer):
+        for number in match.group(1).split(","):
+            seen.setdefault(int(number), None)
+    return list(seen)
+
+
+BUILTIN_CHECKS: dict[str, CheckFn] = {
+    "equals": equals,
+    "contains": contains,
+    "contains_any": contains_any,
+    "not_contains": not_contains,
+    "regex": regex,
+    "json_schema": json_schema,
+    "max_chars": max_chars,
+    "max_words": max_words,
+    "cites_sources": cites_sources,
+}
+
+
+def run_checks(case: Case, result: Result, registry: Mapping[str, CheckFn]) -> list[CheckOutcome]:
+    """One outcome per ``expect`` key, in order; a broken or unknown check fails its case
+    with a message instead of crashing the run."""
+    outcomes: list[CheckOutcome] = []
+    for name, expected in case.expect.items():
+        if name in EXTERNAL_CHECKS:
+            continue
+        fn = registry.get(name)
+        if fn is None:
+            known = ", ".join(sorted(registry))
+            outcomes.append(
+                CheckOutcome(name, False, f"{name}: unknown check (known checks: {known})")
+            )
+            continue
+        try:
+            value = fn(case, result, expected)
+        except Exception as exc:
+            outcomes.append(
+                CheckOutcome(
+                    name, False, f"{name}: the check raised {type(exc).__name__}: {_clean(exc)}"
+                )
+            )
+            continue
+        outcomes.append(_as_outcome(name, expected, value))
+    return outcomes
+
+
+def _as_outcome(name: str, expected: Any, value: object) -> CheckOutcome:
+    if isinstance(value, CheckOutcome):
+        return value
+    want = _describe(expected)
+    if isinstance(value, bool):
+        verdict = "passed" if value else "failed"
+        return CheckOutcome(name, value, f"{name}: {verdict} (expected {want})")
+    return CheckOutcome(
+        name,
+        False,
+        f"{name}: the check returned {type(value).__name__}, not a CheckOutcome or bool "
+        f"(expected {want})",
+    )
+
+
+def _describe(expected: Any) -> str:
+    if isinstance(expected, str):
+        return shorten(expected)
+    return _clean(repr(expected))
+
+
+def _escape(text: str, limit: int) -> tuple[str, bool]:
+    """``text`` with backslashes and unprintable characters escaped, at most about ``limit``
+    characters long, and whether it was cut."""
+    out: list[str] = []
+    size = 0
+    for ch in text:
+        if ch == "\\":
+            piece = "\\\\"
+        elif ch.isprintable():
+            piece = ch
+        else:
+            piece = repr(ch)[1:-1]
+        if size + len(piece) > limit:
+            return "".join(out), True
+        out.append(piece)
+        size += len(piece)
+    return "".join(out), False
+
+
+def _clean(value: object, limit: int = 200) -> str:
+    body, cut = _escape(str(value), limit)
+    return body + "…" if cut else body
+
+
+def _list(items: Sequence[str]) -> str:
+    return ", ".join(shorten(item, 60) for item in items)
+
+
+def _around(normalized: str, needle: str, margin: int = 40) -> str:
+    """An excerpt of the normalised answer around ``needle``, so a long answer still shows
+    where the forbidden text is."""
+    start = max(normalized.find(needle), 0)
+    lo, hi = max(start - margin, 0), start + len(needle) + margin
+    excerpt = normalized[lo:hi]
+    prefix = "…" if lo > 0 else ""
+    suffix = "…" if hi < len(normalized) else ""
+    return f"{prefix}{shorten(excerpt, 2 * margin + len(needle))}{suffix}"
+
+
+def _scalar_text(check: str, expected: Any) -> str:
+    if isinstance(expected, str):
+        return expected
+    if isinstance(expected, int | float) and not isinstance(expected, bool):
+        return str(expected)
+    raise TypeError(f"{check} expects a string, got {type(expected).__name__}")
+
+
+def _string_list(check: str, expected: Any) -> list[str]:
+    if isinstance(expected, str):
+        return [expected]
+    if isinstance(expected, list | tuple) and expected:
+        return [_scalar_text(check, item) for item in expected]
+    raise TypeError(f"{check} expects a string or a non-empty list of strings, got {expected!r}")
+
+
+def _limit(check: str, expected: Any) -> int:
+    if isinstance(expected, int) and not isinstance(expected, bool) and expected >= 0:
+        return expected
+    raise TypeError(f"{check} expects a non-negative integer, got {expected!r}")

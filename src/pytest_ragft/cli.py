@@ -1,0 +1,419 @@
+"""The ``ragft`` command: set up, validate, inspect history, render and post reports."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+STARTER_CONFIG = """
+[tool.ragft]
+pipeline = "my_bot.pipeline:answer"   # module:callable, sync or async
+cases = ["evals/**/*.yaml"]
+repeats = 1
+concurrency = 8
+timeout_s = 60
+
+[tool.ragft.thresholds]
+knowledge = 0.90
+behavior = 0.85
+"""
+
+STARTER_CASES = """\
+# yaml-language-server: $schema=https://pytest-ragft.dev/schemas/cases.schema.json
+# Knowledge cases: the answer needs facts (RAG fixes these).
+# Behavior cases: the answer needs a format, tone or policy (fine-tuning fixes these).
+defaults:
+  kind: knowledge
+cases:
+  - id: refund-window
+    input: "How long do I have to return an item?"
+    expect:
+      contains: "30 days"
+  - id: refund-window-json
+    kind: behavior
+    input: "How long do I have to return an item?"
+    vars: {format: json}
+    facts: ["30 days"]
+    expect:
+      json_schema: {type: object, required: [answer]}
+      max_words: 60
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        code: int = args.func(args)
+        return code
+    except CliError as exc:
+        print(f"ragft {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+class CliError(Exception):
+    """A problem the user can fix, shown without a traceback."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ragft", description="pytest-ragft: LLM eval gate for CI (knowledge vs behavior)."
+    )
+    p.add_argument("--rootdir", type=Path, default=None,
+                   help="project root with pyproject.toml (default: nearest from the cwd)")
+    sub = p.add_subparsers(dest="command")
+
+    s = sub.add_parser("init", help="write a starter [tool.ragft] table and case file")
+    s.set_defaults(func=cmd_init)
+
+    s = sub.add_parser("validate", help="validate [tool.ragft] and case files (exit 1 on errors)")
+    s.add_argument("paths", nargs="*", type=Path, help="case files or folders (default: cases)")
+    s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("schema", help="print a shipped JSON Schema")
+    s.add_argument("which", choices=("config", "cases", "report"))
+    s.set_defaults(func=cmd_schema)
+
+    s = sub.add_parser("history", help="list recent runs")
+    s.add_argument("--last", type=int, default=10)
+    s.add_argument("--branch")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_history)
+
+    s = sub.add_parser("trend", help="pass-rate series per category, or one case; flaky cases")
+    s.add_argument("--kind", choices=("knowledge", "behavior"))
+    s.add_argument("--case", dest="case_id")
+    s.add_argument("--last", type=int, default=20)
+    s.set_defaults(func=cmd_trend)
+
+    s = sub.add_parser("checklist", help="the five fine-tuning answers from the latest run")
+    s.set_defaults(func=cmd_checklist)
+
+    s = sub.add_parser("report", help="render a stored run as Markdown, HTML or JSON")
+    s.add_argument("--run", dest="run_id")
+    s.add_argument("--format", choices=("md", "html", "json"), default="md")
+    s.add_argument("-o", "--output", type=Path)
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("comment", help="post or update the sticky PR comment")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--run", dest="run_id")
+    g.add_argument("--report", type=Path, help="a JSON report (e.g. a CI artifact)")
+    s.add_argument("--dry-run", action="store_true", help="print the comment, post nothing")
+    s.set_defaults(func=cmd_comment)
+
+    s = sub.add_parser("merge", help="one run from the JSON reports of sharded CI jobs")
+    s.add_argument("files", nargs="+", type=Path)
+    s.add_argument("-o", "--output", type=Path, default=Path("ragft-report.json"))
+    s.set_defaults(func=cmd_merge)
+
+    s = sub.add_parser("export", help="write the history's runs as JSONL")
+    s.add_argument("-o", "--output", type=Path)
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("import", help="read runs from JSONL into the history")
+    s.add_argument("input", type=Path)
+    s.set_defaults(func=cmd_import)
+    return p
+
+
+def _rootdir(args: argparse.Namespace) -> Path:
+    if args.rootdir is not None:
+        return Path(args.rootdir).resolve()
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return here
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    import pytest
+
+    from pytest_ragft.config import load_settings, read_pyproject
+
+    root = _rootdir(args)
+    try:
+        pyproject, table = read_pyproject(root)
+        return load_settings(root, table or {}, {}, os.environ, pyproject)
+    except pytest.UsageError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    root = _rootdir(args)
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8") if pyproject.exists() else ""
+    if "[tool.ragft]" in text:
+        print(f"{pyproject} already has [tool.ragft]; left as it is")
+    else:
+        with pyproject.open("a", encoding="utf-8") as fh:
+            fh.write(STARTER_CONFIG)
+        print(f"added [tool.ragft] to {pyproject}")
+    cases = root / "evals" / "starter.yaml"
+    if cases.exists():
+        print(f"{cases} exists; left as it is")
+    else:
+        cases.parent.mkdir(parents=True, exist_ok=True)
+        cases.write_text(STARTER_CASES, encoding="utf-8")
+        print(f"wrote {cases}")
+    print("next: set `pipeline` to your pipeline's module:callable, then run `pytest`")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from pytest_ragft.cases import CaseFileError, expand_sources, load_case_file
+    from pytest_ragft.checks import BUILTIN_CHECKS
+
+    settings = _settings(args)
+    root = settings.rootdir
+    if args.paths:
+        files: list[tuple[Path, Any]] = []
+        for path in args.paths:
+            path = path.resolve()
+            if path.is_dir():
+                files.extend(
+                    (p, None) for p in sorted(path.rglob("*"))
+                    if p.suffix in (".yaml", ".yml", ".json", ".jsonl") and p.is_file()
+                    and not _is_schema_file(p)
+                )
+            elif path.exists():
+                files.append((path, None))
+            else:
+                print(f"{path}: no such file or folder", file=sys.stderr)
+                return 1
+        by_path = {p.resolve(): s for p, s in expand_sources(settings.cases, root)}
+        files = [(p, by_path.get(p.resolve())) for p, _ in files]
+    else:
+        files = list(expand_sources(settings.cases, root))
+    errors = 0
+    seen: dict[str, str] = {}
+    total = 0
+    names = {*BUILTIN_CHECKS, "deepeval"}
+    for path, source in files:
+        try:
+            cases = load_case_file(
+                path, root, fmt=getattr(source, "format", None),
+                kind=getattr(source, "kind", None), check_names=names,
+            )
+        except CaseFileError as exc:
+            print(str(exc))
+            errors += len(exc.problems) or 1
+            continue
+        for case in cases:
+            where = f"{case.source}:{case.line}"
+            if case.id in seen and not seen[case.id].startswith(case.source + ":"):
+                print(f"{where}: duplicate case id {case.id!r}: also at {seen[case.id]}")
+                errors += 1
+            seen.setdefault(case.id, where)
+        total += len(cases)
+    if errors:
+        print(f"{errors} problem(s) in {len(files)} file(s)")
+        return 1
+    print(f"ok: [tool.ragft] and {total} case(s) in {len(files)} file(s)")
+    return 0
+
+
+def _is_schema_file(path: Path) -> bool:
+    return path.name.endswith(".schema.json") or "schemas" in path.parts
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    if args.which == "config":
+        from pytest_ragft.config import schema_text
+    elif args.which == "cases":
+        from pytest_ragft.cases import schema_text
+    else:
+        from pytest_ragft.report.jsonfile import schema_text
+    sys.stdout.write(schema_text())
+    return 0
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from pytest_ragft.history import HistoryError, open_store
+
+    settings = _settings(args)
+    if not settings.history:
+        raise CliError("history is switched off (history = \"\" in [tool.ragft])")
+    try:
+        return settings, open_store(settings.history, settings.rootdir)
+    except HistoryError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    settings, store = _store(args)
+    with store:
+        rows = store.recent_runs(settings.suite, last=args.last, branch=args.branch)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in rows], indent=2, default=str))
+        return 0
+    if not rows:
+        print(f"no runs of suite {settings.suite!r} in {store.location}")
+        return 0
+    print(f"{'run':<12} {'started':<25} {'branch':<20} {'verdict':<7} knowledge  behavior")
+    for r in rows:
+        d = r.to_dict()
+        rates = d.get("rates") or {}
+        print(
+            f"{d['run_id'][:12]:<12} {str(d['started_at'])[:25]:<25} "
+            f"{str(d.get('branch') or '-')[:20]:<20} {str(d.get('verdict') or '-'):<7} "
+            f"{_pct(rates.get('knowledge')):<10} {_pct(rates.get('behavior'))}"
+        )
+    return 0
+
+
+def _pct(rate: Any) -> str:
+    return "-" if rate is None else f"{rate * 100:.1f}%"
+
+
+def cmd_trend(args: argparse.Namespace) -> int:
+    settings, store = _store(args)
+    with store:
+        if args.case_id:
+            series = store.case_series(settings.suite, args.case_id, last=args.last)
+            if not series:
+                print(f"no results for case {args.case_id!r}")
+                return 0
+            for point in series:
+                print("  ".join(f"{k}={v}" for k, v in point.items()))
+            return 0
+        series = store.series(settings.suite, last=args.last)
+        flaky = store.flaky_cases(settings.suite, last=args.last)
+    kinds = [args.kind] if args.kind else ["knowledge", "behavior"]
+    from pytest_ragft.report.fmt import sparkline
+
+    for kind in kinds:
+        rates = [run.get("rates", {}).get(kind) for run in series]
+        shown = " ".join(_pct(r) for r in rates)
+        print(f"{kind:<10} {sparkline(rates)}  {shown}")
+    if flaky:
+        print("flaky cases:")
+        for f in flaky:
+            print("  " + "  ".join(f"{k}={v}" for k, v in f.items()))
+    return 0
+
+
+def _latest_report(args: argparse.Namespace, run_id: str | None = None) -> dict[str, Any]:
+    settings, store = _store(args)
+    with store:
+        report = store.get_report(run_id, settings.suite)
+    if report is None:
+        what = f"run {run_id!r}" if run_id else f"a run of suite {settings.suite!r}"
+        raise CliError(f"the history has no {what}: run pytest first")
+    return dict(report)
+
+
+def cmd_checklist(args: argparse.Namespace) -> int:
+    report = _latest_report(args)
+    for item in report.get("checklist", []):
+        print(f"{item['question']}. {item.get('title', item['key'])}: {item['answer'].upper()}")
+        print(f"   {item['evidence']}")
+    rec = report.get("recommendation") or {}
+    if rec.get("summary"):
+        print(f"recommendation: {rec['summary']}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    report = _latest_report(args, args.run_id)
+    if args.format == "md":
+        from pytest_ragft.report.markdown import render_markdown
+
+        text = render_markdown(report)
+    elif args.format == "html":
+        from pytest_ragft.report.html import render_html
+
+        text = render_html(report)
+    else:
+        text = json.dumps(report, indent=2)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def cmd_comment(args: argparse.Namespace) -> int:
+    from pytest_ragft import github
+    from pytest_ragft.report.markdown import render_markdown
+
+    if args.report:
+        from pytest_ragft.report.jsonfile import ReportError, load_report
+
+        try:
+            report = load_report(args.report)
+        except (ReportError, OSError) as exc:
+            raise CliError(str(exc)) from None
+    else:
+        report = _latest_report(args, args.run_id)
+    body = render_markdown(report)
+    if args.dry_run:
+        sys.stdout.write(body + "\n")
+        return 0
+    ctx = github.pr_context(os.environ)
+    if ctx is None:
+        raise CliError("cannot post: " + "; ".join(github.missing_context(os.environ)))
+    try:
+        result = github.upsert_comment(ctx, body, suite=report["suite"])
+    except github.GitHubError as exc:
+        print(f"ragft comment: {exc}", file=sys.stderr)
+        return 1
+    print(f"comment {result.action}: {result.url}")
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from pytest_ragft.report.jsonfile import ReportError, load_report, write_json
+
+    reports = []
+    for path in args.files:
+        try:
+            reports.append(load_report(path))
+        except (ReportError, OSError) as exc:
+            raise CliError(str(exc)) from None
+    from pytest_ragft.merge import merge_reports
+
+    try:
+        merged = merge_reports(reports, _settings(args))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    write_json(merged, args.output)
+    print(
+        f"merged {len(reports)} report(s), {len(merged['cases'])} case(s): "
+        f"gate {merged['gate']['verdict']} -> {args.output}"
+    )
+    return 1 if merged["gate"]["verdict"] == "fail" else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    settings, store = _store(args)
+    with store:
+        if args.output:
+            with args.output.open("w", encoding="utf-8") as out:
+                n = store.export_jsonl(out, settings.suite)
+            print(f"exported {n} run(s) to {args.output}", file=sys.stderr)
+        else:
+            store.export_jsonl(sys.stdout, settings.suite)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    settings, store = _store(args)
+    with store, args.input.open(encoding="utf-8") as inp:
+        n = store.import_jsonl(inp)
+    print(f"imported {n} run(s) into {store.location}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,394 @@
+"""The sticky PR comment and the job summary on GitHub (SPEC 11).
+
+One comment per suite, found by its hidden marker and updated in place, so a PR shows the latest
+run instead of a pile of stale ones. httpx is imported only when something is posted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+
+from pytest_ragft.report.markdown import report_marker
+
+if TYPE_CHECKING:
+    import httpx
+
+log = logging.getLogger("pytest_ragft.github")
+
+DEFAULT_API_URL = "https://api.github.com"
+MAX_BODY_CHARS = 65_536
+TIMEOUT_S = 10.0
+# Longest wait ragft accepts for a rate limit; past it the run goes on without the comment.
+MAX_WAIT_S = 120.0
+# The step summary file is capped at 1 MiB per step by GitHub; stay well under it.
+STEP_SUMMARY_BUDGET = 900 * 1024
+_TOKEN_SHAPES = re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,})")
+_NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+NO_TOKEN_HINT = (
+    "no GitHub token (fork pull requests get none): the comment was not posted; upload "
+    "ragft-report.json and post it from a workflow_run job with "
+    "`ragft comment --report ragft-report.json`"
+)
+
+
+class GitHubError(Exception):
+    """A comment that could not be posted; the message says why and what to do, never the token."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class PRContext:
+    """Where the comment goes and with what credentials."""
+
+    repository: str
+    pr: int
+    token: str = field(repr=False)
+    api_url: str = DEFAULT_API_URL
+
+
+@dataclass(frozen=True)
+class CommentResult:
+    action: Literal["created", "updated", "skipped"]
+    url: str | None = None
+    comment_id: int | None = None
+
+
+def _event_pr(environ: Mapping[str, str]) -> tuple[int | None, str | None]:
+    """The PR number from the workflow's event file, or why there is none."""
+    path = environ.get("GITHUB_EVENT_PATH")
+    if not path:
+        return None, "no pull request number (set RAGFT_PR, or run on a pull_request event)"
+    try:
+        event = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return None, f"the event file GITHUB_EVENT_PATH={path} cannot be read ({exc})"
+    if not isinstance(event, dict):
+        return None, f"the event file GITHUB_EVENT_PATH={path} is not a JSON object"
+    candidates: list[Any] = []
+    pull = event.get("pull_request")
+    if isinstance(pull, dict):
+        candidates.append(pull.get("number"))
+    issue = event.get("issue")
+    if isinstance(issue, dict) and "pull_request" in issue:  # a comment on a PR, not an issue
+        candidates.append(issue.get("number"))
+    run = event.get("workflow_run")
+    if isinstance(run, dict) and run.get("pull_requests"):
+        first = run["pull_requests"][0]
+        candidates.append(first.get("number") if isinstance(first, dict) else None)
+    for number in candidates:
+        if isinstance(number, int) and not isinstance(number, bool) and number > 0:
+            return number, None
+    name = environ.get("GITHUB_EVENT_NAME", "this")
+    return None, f"no pull request number in the {name} event (set RAGFT_PR to post anyway)"
+
+
+def _resolve(environ: Mapping[str, str]) -> tuple[PRContext | None, list[str]]:
+    problems: list[str] = []
+    token = environ.get("RAGFT_GITHUB_TOKEN") or environ.get("GITHUB_TOKEN") or ""
+    if not token.strip():
+        problems.append(NO_TOKEN_HINT)
+    repository = environ.get("GITHUB_REPOSITORY", "")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository):
+        problems.append(
+            f"GITHUB_REPOSITORY={repository!r} is not owner/name"
+            if repository
+            else "no repository (GITHUB_REPOSITORY is not set)"
+        )
+    pr: int | None = None
+    raw = environ.get("RAGFT_PR", "").strip()
+    if raw:
+        if raw.isdigit() and int(raw) > 0:
+            pr = int(raw)
+        else:
+            problems.append(f"RAGFT_PR={raw!r} is not a pull request number")
+    else:
+        pr, problem = _event_pr(environ)
+        if problem:
+            problems.append(problem)
+    api_url = (environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
+    if urlsplit(api_url).scheme not in ("http", "https"):
+        problems.append(f"GITHUB_API_URL={api_url!r} is not an http(s) URL")
+    if problems or pr is None:
+        return None, problems
+    return PRContext(repository=repository, pr=pr, token=token.strip(), api_url=api_url), []
+
+
+def pr_context(environ: Mapping[str, str]) -> PRContext | None:
+    """Token, repository and PR number when all are present; ``missing_context`` says why not."""
+    return _resolve(environ)[0]
+
+
+def missing_context(environ: Mapping[str, str]) -> list[str]:
+    """Each reason no comment can be posted, worded for the user; empty when nothing is missing."""
+    return _resolve(environ)[1]
+
+
+def _scrub(text: str, token: str) -> str:
+    """Remove the token (and anything shaped like a GitHub token) from text meant for people."""
+    if token:
+        text = text.replace(token, "***")
+    return _TOKEN_SHAPES.sub("***", text)
+
+
+def _headers(ctx: PRContext) -> dict[str, str]:
+    from pytest_ragft import __version__
+
+    return {
+        "Authorization": f"Bearer {ctx.token}",
+        "Accept": "application/vnd.github+json",
+        "X-GitHub-Api-Version": "2022-11-28",
+        "User-Agent": f"pytest-ragft/{__version__}",
+    }
+
+
+def _backoff(attempt: int) -> float:
+    return float(min(2**attempt, 30))
+
+
+def _rate_limit_wait(response: httpx.Response, attempt: int) -> float | None:
+    """Seconds to wait on a rate-limited response; None when the 403/429 is not a rate limit."""
+    retry_after = response.headers.get("Retry-After")
+    if retry_after:
+        try:
+            return max(float(retry_after), 0.0)
+        except ValueError:
+            try:
+                return max(parsedate_to_datetime(retry_after).timestamp() - time.time(), 0.0)
+            except (TypeError, ValueError):
+                return 60.0
+    if response.headers.get("X-RateLimit-Remaining") == "0":
+        try:
+            reset = float(response.headers.get("X-RateLimit-Reset", ""))
+        except ValueError:
+            return 60.0
+        return max(reset - time.time(), 0.0) + 1.0
+    if response.status_code == 429 or "rate limit" in response.text.lower():
+        # A secondary limit without Retry-After: GitHub asks for at least a minute.
+        return max(60.0, _backoff(attempt))
+    return None
+
+
+def _status_error(response: httpx.Response, ctx: PRContext, what: str) -> GitHubError:
+    status = response.status_code
+    try:
+        detail = str(response.json().get("message", ""))
+    except ValueError:
+        detail = response.text
+    detail = _scrub(detail.strip()[:200], ctx.token)
+    said = f" (GitHub said: {detail})" if detail else ""
+    where = f"{ctx.repository}#{ctx.pr}"
+    if status == 401:
+        advice = "the token was refused: check RAGFT_GITHUB_TOKEN / GITHUB_TOKEN is set and valid"
+    elif status == 403:
+        advice = (
+            "the token may not comment: give the workflow `permissions: pull-requests: write` "
+            "and `issues: write` (fork pull requests get a read-only token)"
+        )
+    elif status == 404:
+        advice = (
+            f"repository or pull request {where} not found, or the token cannot see it: "
+            "check GITHUB_REPOSITORY, RAGFT_PR and GITHUB_API_URL"
+        )
+    elif status == 422:
+        advice = "GitHub rejected the comment body"
+    else:
+        advice = "unexpected answer from GitHub"
+    return GitHubError(f"{what} for {where} failed with HTTP {status}: {advice}{said}", status)
+
+
+def _request(
+    client: httpx.Client,
+    ctx: PRContext,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    body: Mapping[str, Any] | None,
+    max_retries: int,
+    sleep: Callable[[float], None],
+) -> httpx.Response:
+    """One API call with retries on transport errors, 5xx and rate limits."""
+    import httpx
+
+    for attempt in range(max_retries + 1):
+        last = attempt == max_retries
+        try:
+            response = client.request(
+                method, url, headers=_headers(ctx), json=body, timeout=TIMEOUT_S
+            )
+        except httpx.TransportError as exc:
+            reason = _scrub(f"{type(exc).__name__}: {exc}", ctx.token)
+            if last:
+                raise GitHubError(
+                    f"{what} failed: cannot reach {ctx.api_url} after {attempt + 1} attempts "
+                    f"({reason}); check the network and GITHUB_API_URL"
+                ) from None
+            wait = _backoff(attempt)
+            log.debug("%s: %s; retrying in %.0f s", what, reason, wait)
+            sleep(wait)
+            continue
+        status = response.status_code
+        if status in (403, 429):
+            wait_s = _rate_limit_wait(response, attempt)
+            if wait_s is None:
+                raise _status_error(response, ctx, what)
+            if wait_s > MAX_WAIT_S or last:
+                raise GitHubError(
+                    f"{what} failed: GitHub rate limit (HTTP {status}); "
+                    + (
+                        f"it lifts in {wait_s:.0f} s, longer than ragft waits ({MAX_WAIT_S:.0f} s)"
+                        if wait_s > MAX_WAIT_S
+                        else f"still limited after {attempt + 1} attempts"
+                    )
+                    + ": post later with `ragft comment --report ragft-report.json`",
+                    status,
+                )
+            log.debug("%s: rate limited (HTTP %d); waiting %.0f s", what, status, wait_s)
+            sleep(wait_s)
+            continue
+        if status >= 500:
+            if last:
+                raise GitHubError(
+                    f"{what} failed: GitHub answered HTTP {status} {attempt + 1} times in a row; "
+                    "see https://www.githubstatus.com and post later with "
+                    "`ragft comment --report ragft-report.json`",
+                    status,
+                )
+            wait = _backoff(attempt)
+            log.debug("%s: HTTP %d; retrying in %.0f s", what, status, wait)
+            sleep(wait)
+            continue
+        if status >= 300:
+            raise _status_error(response, ctx, what)
+        return response
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _json(response: httpx.Response, ctx: PRContext, what: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise GitHubError(f"{what}: GitHub's answer is not JSON ({ctx.api_url})") from None
+
+
+def cap_body(body: str, limit: int = MAX_BODY_CHARS) -> str:
+    """GitHub refuses comments over 65,536 characters: cut (keeping the marker line) and say so."""
+    if len(body) <= limit:
+        return body
+    tail = "\n\n...(cut to fit GitHub's comment limit: see the JSON report)\n"
+    return body[: limit - len(tail)] + tail
+
+
+def upsert_comment(
+    ctx: PRContext,
+    body: str,
+    *,
+    suite: str,
+    create: bool = True,
+    client: httpx.Client | None = None,
+    max_retries: int = 4,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CommentResult:
+    """Update this suite's comment on the PR (found on any page), else create it if ``create``."""
+    import httpx
+
+    marker = report_marker(suite)
+    body = cap_body(body)
+    if not body.startswith(marker):
+        body = f"{marker}\n{body}"
+        body = cap_body(body)
+    own_client = client is None
+    http = client if client is not None else httpx.Client(timeout=TIMEOUT_S, follow_redirects=False)
+    base = ctx.api_url.rstrip("/")
+    origin = urlsplit(base)[:2]
+
+    def send(
+        method: str, url: str, what: str, payload: Mapping[str, Any] | None
+    ) -> tuple[httpx.Response, Any]:
+        response = _request(
+            http, ctx, method, url, what=what, body=payload, max_retries=max_retries, sleep=sleep
+        )
+        return response, _json(response, ctx, what)
+
+    try:
+        url: str | None = f"{base}/repos/{ctx.repository}/issues/{ctx.pr}/comments?per_page=100"
+        found: Mapping[str, Any] | None = None
+        while url and found is None:
+            if urlsplit(url)[:2] != origin:  # never send the token to another host
+                raise GitHubError(f"listing PR comments: the next page is not on {base}")
+            response, page = send("GET", url, "listing PR comments", None)
+            if not isinstance(page, list):
+                raise GitHubError("listing PR comments: GitHub's answer is not a list")
+            found = next(
+                (
+                    c
+                    for c in page
+                    if isinstance(c, dict) and str(c.get("body") or "").startswith(marker)
+                ),
+                None,
+            )
+            match = _NEXT_LINK.search(response.headers.get("Link", ""))
+            url = match.group(1) if match else None
+        action: Literal["created", "updated"]
+        if found is not None:
+            comment_url = f"{base}/repos/{ctx.repository}/issues/comments/{found.get('id')}"
+            _, data = send("PATCH", comment_url, "updating the PR comment", {"body": body})
+            action = "updated"
+        elif create:
+            new_url = f"{base}/repos/{ctx.repository}/issues/{ctx.pr}/comments"
+            _, data = send("POST", new_url, "creating the PR comment", {"body": body})
+            action = "created"
+        else:
+            return CommentResult("skipped")
+        data = data if isinstance(data, dict) else {}
+        html_url, comment_id = data.get("html_url"), data.get("id")
+        return CommentResult(
+            action,
+            html_url if isinstance(html_url, str) else None,
+            comment_id if isinstance(comment_id, int) else None,
+        )
+    finally:
+        if own_client:
+            http.close()
+
+
+def append_step_summary(markdown: str, environ: Mapping[str, str]) -> bool:
+    """Append to ``$GITHUB_STEP_SUMMARY``, cut to keep the file well under GitHub's 1 MiB cap.
+
+    False when the variable is unset or the file has no room left; OSError if it cannot be written.
+    """
+    target = environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return False
+    path = Path(target)
+    existing = path.stat().st_size if path.exists() else 0
+    room = STEP_SUMMARY_BUDGET - existing - 2
+    tail = "\n\n...(cut to fit the job summary: see the JSON report)\n"
+    if room < 1024:
+        return False
+    data = markdown.encode("utf-8")
+    if len(data) > room:
+        keep = room - len(tail.encode("utf-8"))
+        data = data[:keep].decode("utf-8", errors="ignore").encode("utf-8") + tail.encode("utf-8")
+    separator = b"\n" if existing and not _ends_with_newline(path) else b""
+    with path.open("ab") as handle:
+        handle.write(separator + data + (b"" if data.endswith(b"\n") else b"\n"))
+    return True
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(-1, 2)
+        return handle.read(1) == b"\n"

@@ -1,0 +1,114 @@
+"""Schema versions: create a new store, upgrade an older one in place, refuse a newer one.
+
+``STEPS[n]`` upgrades a store from version ``n`` to ``n + 1`` inside the same transaction that
+records the new version, so a failed upgrade leaves the old store as it was. SQLite stores are
+also copied to ``<name>.bak-v<n>`` before they are touched.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from pytest_ragft.history import engine as engines
+from pytest_ragft.history import tables
+from pytest_ragft.history.errors import HistoryError
+
+Step = Callable[[sa.Connection], None]
+
+STEPS: dict[int, Step] = {}
+"""Upgrades by the version they start from. Schema 1 is the first released one."""
+
+_PG_LOCK_KEY = 0x72616766  # "ragf": serialises creation and migration across PostgreSQL clients
+
+
+def current_version() -> int:
+    return tables.SCHEMA_VERSION
+
+
+def read_version(conn: sa.Connection) -> int | None:
+    """The store's schema version, or None when it holds no pytest-ragft tables yet."""
+    if not sa.inspect(conn).has_table(tables.schema_version.name):
+        return None
+    version = conn.execute(sa.select(sa.func.max(tables.schema_version.c.version))).scalar()
+    return None if version is None else int(version)
+
+
+def _refuse_newer(found: int, target: engines.Target) -> HistoryError:
+    return HistoryError(
+        f"history store {target.shown} was written by a newer pytest-ragft "
+        f"(schema {found}, this one reads up to {current_version()}): upgrade pytest-ragft, "
+        "or point `history` elsewhere"
+    )
+
+
+def backup_path(path: Path, version: int) -> Path:
+    return path.with_name(f"{path.name}.bak-v{version}")
+
+
+def _backup(path: Path, version: int) -> Path:
+    """A consistent copy of a SQLite store (WAL content included) beside it."""
+    destination = backup_path(path, version)
+    source = sqlite3.connect(str(path))
+    try:
+        copy = sqlite3.connect(str(destination))
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+    finally:
+        source.close()
+    return destination
+
+
+def _upgrade(conn: sa.Connection, target: engines.Target) -> None:
+    """Create or migrate under the store's write lock, re-reading the version once held."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    found = read_version(conn)
+    latest = current_version()
+    if found is None:
+        tables.metadata.create_all(conn)
+        conn.execute(sa.insert(tables.schema_version).values(version=latest, written_by=_by()))
+        return
+    if found > latest:
+        raise _refuse_newer(found, target)
+    for version in range(found, latest):
+        step = STEPS.get(version)
+        if step is None:
+            raise HistoryError(
+                f"history store {target.shown} has schema {found} and this pytest-ragft has no "
+                f"upgrade from schema {version}; export it with an older pytest-ragft "
+                "(`ragft export`) and import it into a new store"
+            )
+        step(conn)
+    if found < latest:
+        conn.execute(sa.delete(tables.schema_version))
+        conn.execute(sa.insert(tables.schema_version).values(version=latest, written_by=_by()))
+
+
+def _by() -> str:
+    from pytest_ragft import __version__
+
+    return f"pytest-ragft {__version__}"
+
+
+def prepare(engine: sa.Engine, target: engines.Target) -> None:
+    """Make the store ready at the current schema, or raise ``HistoryError`` and touch nothing.
+
+    The version is read first without any lock, so a store that is refused (newer schema,
+    damaged file) is never written to; only a new or older store takes the write lock.
+    """
+    found = engines.run(engine, target, read_version, write=False)
+    if found is not None and found > current_version():
+        raise _refuse_newer(found, target)
+    if target.path is not None:
+        engines.use_wal(engine, target)
+    if found == current_version():
+        return
+    if found is not None and target.path is not None:
+        _backup(target.path, found)
+    engines.run(engine, target, lambda conn: _upgrade(conn, target), write=True)

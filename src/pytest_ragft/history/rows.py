@@ -1,0 +1,235 @@
+"""A run report (the JSON ``RunSummary``) turned into table rows, and stripped of model outputs.
+
+Pure functions with no database: the store calls them inside its transaction.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pytest_ragft.history.errors import HistoryError
+
+EXCERPT_CHARS = 500
+"""How much of an answer the results table keeps when outputs are stored."""
+
+_REDACT_MIN = 10  # shortest run of answer text that is redacted from a check message
+REDACTED = "[answer redacted]"
+
+
+@dataclass(frozen=True)
+class RunRows:
+    """Everything ``write_run`` inserts for one run (``run_pk`` is filled in by the store)."""
+
+    run: dict[str, Any]
+    categories: list[dict[str, Any]]
+    results: list[dict[str, Any]]
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def parse_time(value: Any, key: str) -> datetime | None:
+    """An ISO-8601 time as an aware UTC datetime (naive times are taken as UTC)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise HistoryError(
+                f"run report has {key}={value!r}, which is not an ISO-8601 time"
+            ) from None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A stored time back as ISO-8601 UTC (SQLite hands back naive datetimes)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
+
+
+def redact(message: str, answers: list[str]) -> str:
+    """``message`` with every run of at least ten characters taken from an answer replaced.
+
+    Check messages quote what came back; with outputs off, those quotes must not survive.
+    Matching ignores case, as the checks do.
+    """
+    text = message
+    for answer in answers:
+        if len(answer) < _REDACT_MIN or len(text) < _REDACT_MIN:
+            continue
+        low_text, low_answer = text.lower(), answer.lower()
+        if len(low_text) != len(text):
+            low_text = text
+        if len(low_answer) != len(answer):
+            low_answer = answer
+        matcher = difflib.SequenceMatcher(None, low_text, low_answer, autojunk=False)
+        blocks = [b for b in matcher.get_matching_blocks() if b.size >= _REDACT_MIN]
+        for block in sorted(blocks, key=lambda b: b.a, reverse=True):
+            text = text[: block.a] + REDACTED + text[block.a + block.size :]
+    return text
+
+
+def strip_outputs(report: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the report with no answer or retrieved context left in it.
+
+    Each answer is replaced by its sha256 (``answer_sha256``), so flakiness and identical answers
+    can still be told apart; check messages lose any quoted answer text.
+    """
+    stripped = copy.deepcopy(dict(report))
+    for case in stripped.get("cases") or []:
+        if not isinstance(case, dict):
+            continue
+        answers: list[str] = []
+        for repeat in case.get("repeats") or []:
+            if not isinstance(repeat, dict):
+                continue
+            answer = repeat.get("answer")
+            if isinstance(answer, str):
+                answers.append(answer)
+                repeat["answer_sha256"] = sha256(answer)
+            repeat["answer"] = None
+            repeat["contexts"] = []
+        for repeat in case.get("repeats") or []:
+            if isinstance(repeat, dict):
+                repeat["messages"] = [redact(str(m), answers) for m in repeat.get("messages") or []]
+        case["messages"] = [redact(str(m), answers) for m in case.get("messages") or []]
+    return stripped
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _pr(value: Any) -> int | None:
+    try:
+        return None if value in (None, "") else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _category(kind: str, stats: Mapping[str, Any]) -> dict[str, Any]:
+    passed = int(stats.get("passed") or 0)
+    failed = int(stats.get("failed") or 0)
+    error = int(stats.get("error") or 0)
+    given = stats.get("total")
+    total = int(given) if given is not None else passed + failed + error
+    rate = stats.get("rate")
+    if rate is None and total:
+        rate = passed / total
+    return {
+        "kind": kind,
+        "passed": passed,
+        "failed": failed,
+        "error": error,
+        "skipped": int(stats.get("skipped") or 0),
+        "total": total,
+        "rate": None if rate is None else float(rate),
+    }
+
+
+def _result_rows(case: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per repeat of a case (one row with ``repeat`` null when it never ran)."""
+    base = {
+        "case_id": str(case.get("id", "")),
+        "kind": str(case.get("kind", "")),
+        "tags": [str(t) for t in case.get("tags") or []],
+        "volatile": bool(case.get("volatile", False)),
+        "case_outcome": str(case.get("outcome", "")),
+        "pass_ratio": case.get("pass_ratio"),
+        "diagnosis": _text(case.get("diagnosis")),
+        "static_diagnosis": _text(case.get("static_diagnosis")),
+        "counterfactual": _text(case.get("counterfactual")),
+        "input_hash": sha256(str(case.get("input", ""))),
+    }
+    repeats = [r for r in case.get("repeats") or [] if isinstance(r, Mapping)]
+    if not repeats:
+        return [
+            {
+                **base,
+                "repeat": None,
+                "outcome": base["case_outcome"],
+                "latency_s": None,
+                "error": _text(case.get("skip_reason")),
+                "answer_excerpt": None,
+                "answer_sha256": None,
+                "messages": [str(m) for m in case.get("messages") or []],
+            }
+        ]
+    rows = []
+    for repeat in repeats:
+        answer = repeat.get("answer")
+        digest = sha256(answer) if isinstance(answer, str) else repeat.get("answer_sha256")
+        rows.append(
+            {
+                **base,
+                "repeat": int(repeat.get("repeat", 0)),
+                "outcome": str(repeat.get("outcome", "")),
+                "latency_s": repeat.get("latency_s"),
+                "error": _text(repeat.get("error")),
+                "answer_excerpt": answer[:EXCERPT_CHARS] if isinstance(answer, str) else None,
+                "answer_sha256": _text(digest),
+                "messages": [str(m) for m in repeat.get("messages") or []],
+            }
+        )
+    return rows
+
+
+def run_rows(report: Mapping[str, Any], *, store_outputs: bool) -> RunRows:
+    """The rows of one run; raises ``HistoryError`` when the report lacks what a run needs."""
+    for key in ("run_id", "suite", "started_at"):
+        if not report.get(key):
+            raise HistoryError(f"run report has no {key!r}: it cannot be written to history")
+    try:
+        # A JSON round trip: the stored report is exactly what a JSON reader will see later.
+        stored = json.loads(json.dumps(dict(report), default=str))
+    except (TypeError, ValueError) as exc:
+        raise HistoryError(f"run report cannot be stored as JSON: {exc}") from None
+    if not store_outputs:
+        stored = strip_outputs(stored)
+    git = report.get("git") or {}
+    ci = report.get("ci") or {}
+    gate = report.get("gate") or {}
+    run = {
+        "run_id": str(report["run_id"]),
+        "suite": str(report["suite"]),
+        "started_at": parse_time(report["started_at"], "started_at"),
+        "finished_at": parse_time(report.get("finished_at"), "finished_at"),
+        "git_sha": _text(git.get("sha")),
+        "branch": _text(git.get("branch")),
+        "base_branch": _text(git.get("base_branch")),
+        "pr": _pr(git.get("pr")),
+        "ci_provider": _text(ci.get("provider")),
+        "run_url": _text(ci.get("run_url")),
+        "pipeline": _text(report.get("pipeline")),
+        "config_hash": _text(report.get("config_hash")),
+        "plugin_version": _text(report.get("plugin_version")),
+        "verdict": _text(gate.get("verdict")),
+        "outputs_stored": store_outputs,
+        "report": stored,
+    }
+    categories = [
+        _category(str(kind), stats)
+        for kind, stats in (report.get("categories") or {}).items()
+        if isinstance(stats, Mapping)
+    ]
+    results: list[dict[str, Any]] = []
+    for case in stored.get("cases") or []:
+        if isinstance(case, Mapping):
+            results.extend(_result_rows(case))
+    return RunRows(run=run, categories=categories, results=results)

@@ -1,0 +1,447 @@
+"""The history store: writes one run per transaction and answers the questions the gate, the
+checklist, the reports and the ``ragft`` command ask of past runs."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import sqlalchemy as sa
+
+from pytest_ragft.history import engine as engines
+from pytest_ragft.history import migrations
+from pytest_ragft.history.errors import HistoryError
+from pytest_ragft.history.rows import RunRows, iso, run_rows
+from pytest_ragft.history.tables import categories, results, runs
+
+_NEWEST = (runs.c.started_at.desc(), runs.c.id.desc())
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The recent runs a new run is compared with (``count`` 0: no baseline yet)."""
+
+    run_ids: list[str] = field(default_factory=list)
+    rates: dict[str, float | None] = field(default_factory=dict)
+    """Mean of the runs' pass rates per category (runs where the category was empty skipped)."""
+    pooled: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """(passed, total) per category summed over the runs."""
+    latest_outcomes: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    """case id -> (kind, passed) in the latest baseline run, for paired tests."""
+    count: int = 0
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One past run as listed by ``ragft history``."""
+
+    run_id: str
+    suite: str
+    started_at: str | None
+    finished_at: str | None
+    branch: str | None
+    base_branch: str | None
+    sha: str | None
+    pr: int | None
+    verdict: str | None
+    ci_provider: str | None
+    run_url: str | None
+    rates: dict[str, float | None]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _insert_results(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """The case rows of a run, in one multi-row statement."""
+    conn.execute(sa.insert(results), list(rows))
+
+
+def _passed(outcome: str | None) -> bool | None:
+    """Pass/fail of an outcome; None for skipped (it counts neither way)."""
+    if outcome == "passed":
+        return True
+    if outcome in ("failed", "error"):
+        return False
+    return None
+
+
+class HistoryStore:
+    """A history store on SQLite or any SQLAlchemy database; open it with ``open_store``."""
+
+    def __init__(self, engine: sa.Engine, target: engines.Target) -> None:
+        self._engine = engine
+        self._target = target
+
+    @property
+    def location(self) -> str:
+        """The store's file, or its URL with the password masked."""
+        return self._target.shown
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _read(self, work: Any) -> Any:
+        return engines.run(self._engine, self._target, work, write=False)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _write(self, rows: RunRows, *, skip_existing: bool) -> bool:
+        def work(conn: sa.Connection) -> bool:
+            run_id = rows.run["run_id"]
+            present = conn.execute(sa.select(runs.c.id).where(runs.c.run_id == run_id)).first()
+            if present is not None:
+                if skip_existing:
+                    return False
+                raise HistoryError(f"run {run_id} is already in history store {self.location}")
+            inserted = conn.execute(sa.insert(runs).values(**rows.run)).inserted_primary_key
+            run_pk = inserted[0] if inserted is not None else None
+            if rows.categories:
+                conn.execute(
+                    sa.insert(categories), [{**c, "run_pk": run_pk} for c in rows.categories]
+                )
+            if rows.results:
+                _insert_results(conn, [{**r, "run_pk": run_pk} for r in rows.results])
+            return True
+
+        result: bool = engines.run(self._engine, self._target, work, write=True)
+        return result
+
+    def write_run(self, report: Mapping[str, Any], *, store_outputs: bool = True) -> None:
+        """Record a run (its report dict) in one transaction: all of it or, on failure, nothing.
+
+        With ``store_outputs`` False no answer or retrieved context is kept anywhere, only the
+        sha256 of each answer.
+        """
+        self._write(run_rows(report, store_outputs=store_outputs), skip_existing=False)
+
+    def import_jsonl(self, inp: IO[str], *, store_outputs: bool = True) -> int:
+        """Runs from ``export_jsonl`` output; a run already present is skipped. Returns how many
+        were added."""
+        added = 0
+        for number, line in enumerate(inp, start=1):
+            if not line.strip():
+                continue
+            try:
+                report = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise HistoryError(f"line {number} of the import is not JSON: {error}") from None
+            if not isinstance(report, dict):
+                raise HistoryError(f"line {number} of the import is not a run report object")
+            try:
+                rows = run_rows(report, store_outputs=store_outputs)
+            except HistoryError as error:
+                raise HistoryError(f"line {number} of the import: {error}") from None
+            added += self._write(rows, skip_existing=True)
+        return added
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _runs_query(
+        self, suite: str | None, branch: str | None, exclude_run_id: str | None
+    ) -> sa.Select[Any]:
+        query = sa.select(runs.c.id, runs.c.run_id)
+        if suite is not None:
+            query = query.where(runs.c.suite == suite)
+        if branch is not None:
+            query = query.where(runs.c.branch == branch)
+        if exclude_run_id is not None:
+            query = query.where(runs.c.run_id != exclude_run_id)
+        return query
+
+    def baseline(
+        self, suite: str, branch: str, runs: int, *, exclude_run_id: str | None = None
+    ) -> Baseline:
+        """The last ``runs`` runs of ``suite`` on ``branch`` (by start time), summarised."""
+        if runs <= 0:
+            return Baseline()
+
+        def work(conn: sa.Connection) -> Baseline:
+            picked = conn.execute(
+                self._runs_query(suite, branch, exclude_run_id).order_by(*_NEWEST).limit(runs)
+            ).all()
+            if not picked:
+                return Baseline()
+            pks = [row.id for row in picked]
+            rates: dict[str, list[float]] = defaultdict(list)
+            pooled: dict[str, tuple[int, int]] = {}
+            for cat in conn.execute(sa.select(categories).where(categories.c.run_pk.in_(pks))):
+                rates[cat.kind]
+                if cat.rate is not None:
+                    rates[cat.kind].append(float(cat.rate))
+                passed, total = pooled.get(cat.kind, (0, 0))
+                pooled[cat.kind] = (passed + cat.passed, total + cat.total)
+            latest: dict[str, tuple[str, bool]] = {}
+            latest_rows = conn.execute(
+                sa.select(results.c.case_id, results.c.kind, results.c.case_outcome)
+                .where(results.c.run_pk == pks[0])
+                .distinct()
+            )
+            for case_id, kind, outcome in latest_rows:
+                passed_case = _passed(outcome)
+                if passed_case is not None:
+                    latest[case_id] = (kind, passed_case)
+            return Baseline(
+                run_ids=[row.run_id for row in picked],
+                rates={k: (sum(v) / len(v) if v else None) for k, v in rates.items()},
+                pooled=pooled,
+                latest_outcomes=latest,
+                count=len(picked),
+            )
+
+        baseline: Baseline = self._read(work)
+        return baseline
+
+    def count_runs(
+        self, suite: str, branch: str | None = None, *, exclude_run_id: str | None = None
+    ) -> int:
+        """How many runs of ``suite`` (on ``branch`` when given) the store holds."""
+        query = self._runs_query(suite, branch, exclude_run_id).subquery()
+        count: int = self._read(
+            lambda conn: conn.execute(sa.select(sa.func.count()).select_from(query)).scalar_one()
+        )
+        return count
+
+    def recent_runs(
+        self, suite: str | None = None, *, last: int = 10, branch: str | None = None
+    ) -> list[RunRow]:
+        """The latest ``last`` runs, newest first."""
+
+        def work(conn: sa.Connection) -> list[RunRow]:
+            query = sa.select(*_ROW_COLUMNS).order_by(*_NEWEST).limit(max(last, 0))
+            if suite is not None:
+                query = query.where(runs.c.suite == suite)
+            if branch is not None:
+                query = query.where(runs.c.branch == branch)
+            picked = conn.execute(query).all()
+            rates: dict[int, dict[str, float | None]] = defaultdict(dict)
+            if picked:
+                cats = conn.execute(
+                    sa.select(categories.c.run_pk, categories.c.kind, categories.c.rate).where(
+                        categories.c.run_pk.in_([r.id for r in picked])
+                    )
+                )
+                for run_pk, kind, rate in cats:
+                    rates[run_pk][kind] = rate
+            return [
+                RunRow(
+                    run_id=r.run_id,
+                    suite=r.suite,
+                    started_at=iso(r.started_at),
+                    finished_at=iso(r.finished_at),
+                    branch=r.branch,
+                    base_branch=r.base_branch,
+                    sha=r.git_sha,
+                    pr=r.pr,
+                    verdict=r.verdict,
+                    ci_provider=r.ci_provider,
+                    run_url=r.run_url,
+                    rates=dict(rates[r.id]),
+                )
+                for r in picked
+            ]
+
+        rows: list[RunRow] = self._read(work)
+        return rows
+
+    def series(
+        self, suite: str, *, last: int = 10, branch: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Pass rates of the latest ``last`` runs, oldest first: the trend lines' data."""
+        return [
+            {"run_id": r.run_id, "started_at": r.started_at, "branch": r.branch, "rates": r.rates}
+            for r in reversed(self.recent_runs(suite, last=last, branch=branch))
+        ]
+
+    def _case_rows(
+        self, conn: sa.Connection, pks: Sequence[int], case_id: str | None
+    ) -> dict[int, list[sa.Row[Any]]]:
+        query = (
+            sa.select(results)
+            .where(results.c.run_pk.in_(list(pks)))
+            .order_by(results.c.run_pk, results.c.case_id, results.c.repeat)
+        )
+        if case_id is not None:
+            query = query.where(results.c.case_id == case_id)
+        grouped: dict[int, list[sa.Row[Any]]] = defaultdict(list)
+        for row in conn.execute(query):
+            grouped[row.run_pk].append(row)
+        return grouped
+
+    def case_series(self, suite: str, case_id: str, *, last: int = 20) -> list[dict[str, Any]]:
+        """One case across the latest ``last`` runs that have it, oldest first."""
+
+        def work(conn: sa.Connection) -> list[dict[str, Any]]:
+            picked = conn.execute(
+                sa.select(runs.c.id, runs.c.run_id, runs.c.started_at, runs.c.branch)
+                .where(
+                    runs.c.suite == suite,
+                    sa.exists().where(results.c.run_pk == runs.c.id, results.c.case_id == case_id),
+                )
+                .order_by(*_NEWEST)
+                .limit(max(last, 0))
+            ).all()
+            grouped = self._case_rows(conn, [r.id for r in picked], case_id)
+            series = []
+            for run in reversed(picked):
+                rows = grouped[run.id]
+                first = rows[0]
+                latencies = [r.latency_s for r in rows if r.latency_s is not None]
+                series.append(
+                    {
+                        "run_id": run.run_id,
+                        "started_at": iso(run.started_at),
+                        "branch": run.branch,
+                        "kind": first.kind,
+                        "outcome": first.case_outcome,
+                        "pass_ratio": first.pass_ratio,
+                        "diagnosis": first.diagnosis,
+                        "input_hash": first.input_hash,
+                        "repeats": [r.outcome for r in rows if r.repeat is not None],
+                        "latency_s": sum(latencies) / len(latencies) if latencies else None,
+                        "messages": [m for r in rows for m in r.messages],
+                    }
+                )
+            return series
+
+        series: list[dict[str, Any]] = self._read(work)
+        return series
+
+    def flaky_cases(self, suite: str, *, last: int = 10) -> list[dict[str, Any]]:
+        """Cases whose outcome flipped in the latest ``last`` runs while their input stayed the
+        same, or whose repeats disagreed within a run; most flips first."""
+
+        def work(conn: sa.Connection) -> dict[int, list[sa.Row[Any]]]:
+            picked = conn.execute(
+                self._runs_query(suite, None, None).order_by(*_NEWEST).limit(max(last, 0))
+            ).all()
+            # Oldest first, so flips are counted in the order the runs happened.
+            order = [r.id for r in reversed(picked)]
+            grouped = self._case_rows(conn, order, None)
+            return {pk: grouped[pk] for pk in order}
+
+        by_run: dict[int, list[sa.Row[Any]]] = self._read(work)
+        return _flaky(by_run)
+
+    def get_report(
+        self, run_id: str | None = None, suite: str | None = None
+    ) -> dict[str, Any] | None:
+        """A stored run report (as written, or stripped of outputs); the latest when no
+        ``run_id`` is given."""
+        query = sa.select(runs.c.report).order_by(*_NEWEST).limit(1)
+        if run_id is not None:
+            query = query.where(runs.c.run_id == run_id)
+        if suite is not None:
+            query = query.where(runs.c.suite == suite)
+        report: dict[str, Any] | None = self._read(lambda conn: conn.execute(query).scalar())
+        return report
+
+    def export_jsonl(self, out: IO[str], suite: str | None = None) -> int:
+        """Write the stored runs as JSON lines, oldest first; returns how many."""
+        query = sa.select(runs.c.report).order_by(runs.c.started_at, runs.c.id)
+        if suite is not None:
+            query = query.where(runs.c.suite == suite)
+
+        def work(conn: sa.Connection) -> int:
+            written = 0
+            for report in conn.execution_options(yield_per=50).execute(query).scalars():
+                out.write(json.dumps(report, ensure_ascii=False) + "\n")
+                written += 1
+            return written
+
+        count: int = self._read(work)
+        return count
+
+
+_ROW_COLUMNS = (
+    runs.c.id,
+    runs.c.run_id,
+    runs.c.suite,
+    runs.c.started_at,
+    runs.c.finished_at,
+    runs.c.branch,
+    runs.c.base_branch,
+    runs.c.git_sha,
+    runs.c.pr,
+    runs.c.verdict,
+    runs.c.ci_provider,
+    runs.c.run_url,
+)
+
+
+def _flaky(by_run: Mapping[int, Sequence[sa.Row[Any]]]) -> list[dict[str, Any]]:
+    """Flip counts per case from its result rows, runs given oldest first."""
+    history: dict[str, list[tuple[str, bool, bool]]] = defaultdict(list)
+    kinds: dict[str, str] = {}
+    for rows in by_run.values():
+        per_case: dict[str, list[sa.Row[Any]]] = defaultdict(list)
+        for row in rows:
+            per_case[row.case_id].append(row)
+        for case_id, case_rows in per_case.items():
+            passed = _passed(case_rows[0].case_outcome)
+            if passed is None:
+                continue
+            states = {_passed(r.outcome) for r in case_rows if r.repeat is not None} - {None}
+            kinds[case_id] = case_rows[0].kind
+            history[case_id].append((case_rows[0].input_hash, passed, len(states) > 1))
+    flaky: list[dict[str, Any]] = []
+    for case_id, seen in history.items():
+        across_runs = sum(
+            1 for (h1, p1, _), (h2, p2, _) in itertools.pairwise(seen) if h1 == h2 and p1 != p2
+        )
+        across_repeats = sum(1 for _, _, mixed in seen if mixed)
+        if not across_runs and not across_repeats:
+            continue
+        why = []
+        if across_runs:
+            why.append(f"flipped {across_runs}x across {len(seen)} runs with unchanged input")
+        if across_repeats:
+            why.append(f"repeats disagreed in {across_repeats} of {len(seen)} runs")
+        flaky.append(
+            {
+                "case_id": case_id,
+                "kind": kinds[case_id],
+                "runs": len(seen),
+                "across_runs": across_runs,
+                "across_repeats": across_repeats,
+                "why": "; ".join(why),
+                "outcomes": ["passed" if p else "failed" for _, p, _ in seen],
+            }
+        )
+    flaky.sort(
+        key=lambda f: (-(int(f["across_runs"]) + int(f["across_repeats"])), str(f["case_id"]))
+    )
+    return flaky
+
+
+def open_store(target: str, rootdir: Path) -> HistoryStore:
+    """Open (creating or upgrading) the store named by a ``history`` setting.
+
+    ``target`` is a path relative to ``rootdir`` (a SQLite file, folders created) or a
+    SQLAlchemy URL. Raises ``HistoryError`` for a newer, damaged or unreachable store.
+    """
+    resolved = engines.resolve(target, rootdir)
+    engine = engines.create(resolved)
+    try:
+        migrations.prepare(engine, resolved)
+    except BaseException:
+        engine.dispose()
+        raise
+    return HistoryStore(engine, resolved)

@@ -1,0 +1,67 @@
+"""One run from the JSON reports of sharded CI jobs: cases are pooled and the summary,
+statistics and gate are computed again over all of them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pytest_ragft.config import Settings, config_hash
+
+
+def merge_reports(reports: Sequence[Mapping[str, Any]], settings: Settings) -> dict[str, Any]:
+    """Pool the shards' cases (a case id may appear in one shard only) into one report."""
+    from pytest_ragft import __version__, checklist
+    from pytest_ragft.summary import build_report
+
+    if not reports:
+        raise ValueError("no reports to merge")
+    suites = {r["suite"] for r in reports}
+    if len(suites) > 1:
+        raise ValueError(f"the reports are of different suites: {', '.join(sorted(suites))}")
+    seen: dict[str, int] = {}
+    records: list[dict[str, Any]] = []
+    for n, report in enumerate(reports):
+        for case in report["cases"]:
+            key = case.get("nodeid") or case["id"]
+            if key in seen and not case.get("python"):
+                raise ValueError(
+                    f"case {key!r} is in report {seen[key] + 1} and report {n + 1}: "
+                    "shards must not overlap"
+                )
+            seen[key] = n
+            records.append(dict(case))
+    first = min(reports, key=lambda r: r["started_at"])
+    last = max(reports, key=lambda r: r.get("finished_at") or r["started_at"])
+    non_eval = sum(int(r["gate"].get("non_eval_failed") or 0) for r in reports)
+    inputs = [c.get("input", "") for c in records if c.get("input")]
+    audit = checklist.audit_training_data(
+        settings.checklist.training_data, settings.rootdir, inputs
+    )
+    merged = build_report(
+        records,
+        settings=settings,
+        run_id=first["run_id"],
+        started_at=first["started_at"],
+        finished_at=last.get("finished_at") or datetime.now(UTC).isoformat(timespec="seconds"),
+        meta={"git": first.get("git", {}), "ci": first.get("ci", {})},
+        history=None,
+        audit=audit,
+        changed_files=_changed(),
+        today=date.today(),
+        non_eval_failed=non_eval,
+        plugin_version=__version__,
+        config_hash=config_hash(settings),
+    )
+    merged["suite"] = first["suite"]
+    merged["shards"] = [r["run_id"] for r in reports]
+    return merged
+
+
+def _changed() -> list[str] | None:
+    raw = os.environ.get("RAGFT_CHANGED_FILES")
+    if raw is None:
+        return None
+    return [f.strip() for f in raw.replace(",", "\n").splitlines() if f.strip()]

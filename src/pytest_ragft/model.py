@@ -1,0 +1,162 @@
+"""The data that flows through a run: cases, pipeline results, check outcomes, case records.
+
+Pure dataclasses with no I/O, so every other module (and the public API) can import them cheaply.
+Records that cross process boundaries (xdist) or land in history are plain JSON-safe dicts made
+by ``to_dict`` / ``from_dict``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Kind = Literal["knowledge", "behavior"]
+KINDS: tuple[Kind, ...] = ("knowledge", "behavior")
+Outcome = Literal["passed", "failed", "error", "skipped"]
+Diagnosis = Literal["knowledge", "hybrid", "behavior", "error"]
+DIAGNOSES: tuple[Diagnosis, ...] = ("knowledge", "hybrid", "behavior", "error")
+Counterfactual = Literal["passed", "failed"]
+Message = Mapping[str, str]  # a chat message {role, content}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One eval case, from a case file or a ``@pytest.mark.ragft`` test."""
+
+    id: str
+    kind: Kind
+    input: str | tuple[Message, ...] = ""
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    expect: Mapping[str, Any] = field(default_factory=dict)
+    facts: tuple[str, ...] = ()
+    volatile: bool = False
+    gold_contexts: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    repeats: int | None = None
+    min_pass_ratio: float | None = None
+    skip: str | None = None
+    xfail: str | None = None
+    # Where it came from: the file relative to the rootdir (posix) and the line of the case.
+    source: str = ""
+    line: int = 0
+    # The case file's absolute path, for checks that resolve paths relative to it.
+    path: Path | None = None
+
+    @property
+    def input_text(self) -> str:
+        """The case's input as one string: the string itself or the last user message."""
+        return input_text(self.input)
+
+    @property
+    def effective_facts(self) -> tuple[str, ...]:
+        """The facts the diagnosis looks for: ``facts``, else the ``contains`` strings."""
+        if self.facts:
+            return self.facts
+        contains = self.expect.get("contains")
+        if isinstance(contains, str):
+            return (contains,)
+        if isinstance(contains, list):
+            return tuple(str(c) for c in contains)
+        return ()
+
+
+def input_text(value: str | tuple[Message, ...] | list[Any]) -> str:
+    """A string input as is; a chat input as its last user message (else its last message)."""
+    if isinstance(value, str):
+        return value
+    messages = list(value)
+    for message in reversed(messages):
+        if isinstance(message, Mapping) and message.get("role") == "user":
+            return str(message.get("content", ""))
+    if messages and isinstance(messages[-1], Mapping):
+        return str(messages[-1].get("content", ""))
+    return ""
+
+
+@dataclass(frozen=True)
+class Result:
+    """What the pipeline answered, normalised from a str, a mapping or an object."""
+
+    answer: str
+    contexts: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    latency_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class CallError:
+    """A pipeline call that did not give a usable result."""
+
+    reason: Literal["exception", "timeout", "type"]
+    message: str
+    latency_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One check's verdict; ``message`` says which check, what was expected and what came."""
+
+    check: str
+    passed: bool
+    message: str = ""
+    score: float | None = None
+
+
+@dataclass
+class RepeatRecord:
+    """One pipeline call of a case and what its checks said."""
+
+    repeat: int
+    outcome: Outcome
+    messages: list[str] = field(default_factory=list)
+    answer: str | None = None
+    contexts: list[str] = field(default_factory=list)
+    latency_s: float = 0.0
+    error: str | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class CaseRecord:
+    """Everything the run knows about one case: the unit that travels to the controller,
+    into history and into the reports."""
+
+    id: str
+    nodeid: str
+    kind: str
+    outcome: Outcome
+    pass_ratio: float | None
+    tags: list[str] = field(default_factory=list)
+    volatile: bool = False
+    source: str = ""
+    input: str = ""
+    facts: list[str] = field(default_factory=list)
+    repeats: list[RepeatRecord] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    static_diagnosis: str | None = None
+    counterfactual: str | None = None
+    diagnosis: str | None = None
+    python: bool = False
+    skip_reason: str | None = None
+    min_pass_ratio: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CaseRecord:
+        values = dict(data)
+        values["repeats"] = [RepeatRecord(**r) for r in values.get("repeats", [])]
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+_ID = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+
+def valid_case_id(value: str) -> bool:
+    return bool(_ID.match(value))

@@ -1,0 +1,295 @@
+"""The ``pytest11`` entry point: module-level hooks that hand work to the modules below.
+
+Inert unless the rootdir's pyproject.toml has ``[tool.ragft]`` or ``--ragft`` is given: then
+nothing is printed, written or imported beyond this module, hookspecs and config.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_ragft import collect
+from pytest_ragft.config import Settings, load_settings, read_pyproject
+
+if TYPE_CHECKING:
+    from pytest_ragft.config import CaseSource
+    from pytest_ragft.pycases import Ragft
+    from pytest_ragft.runner import Runner
+    from pytest_ragft.session import RagftSession
+
+settings_key = pytest.StashKey[Settings]()
+sources_key = pytest.StashKey[dict[Path, "CaseSource"]]()
+session_key = pytest.StashKey["RagftSession"]()
+fixture_key = pytest.StashKey["Ragft"]()
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_ragft import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ragft", "pytest-ragft: LLM eval gate")
+    group.addoption(
+        "--ragft",
+        action="store_true",
+        dest="ragft",
+        default=False,
+        help="activate pytest-ragft even without [tool.ragft] in pyproject.toml",
+    )
+    group.addoption(
+        "--ragft-pipeline",
+        dest="ragft_pipeline",
+        metavar="MODULE:CALLABLE",
+        help="the pipeline to evaluate (pipeline)",
+    )
+    group.addoption(
+        "--ragft-repeats",
+        dest="ragft_repeats",
+        type=int,
+        metavar="N",
+        help="runs of each case (repeats)",
+    )
+    group.addoption(
+        "--ragft-concurrency",
+        dest="ragft_concurrency",
+        type=int,
+        metavar="N",
+        help="pipeline calls in flight at once (concurrency)",
+    )
+    group.addoption(
+        "--ragft-history",
+        dest="ragft_history",
+        metavar="PATH_OR_URL",
+        help="history store: a path or a SQLAlchemy URL (history)",
+    )
+    group.addoption(
+        "--ragft-no-history",
+        dest="ragft_no_history",
+        action="store_true",
+        default=None,
+        help="do not read or write the history store",
+    )
+    group.addoption(
+        "--ragft-baseline-branch",
+        dest="ragft_baseline_branch",
+        metavar="BRANCH",
+        help="branch whose runs form the baseline (baseline_branch)",
+    )
+    group.addoption(
+        "--ragft-strict",
+        dest="ragft_strict",
+        action="store_true",
+        default=None,
+        help="any failed eval case fails the run (gate.case_failures = strict)",
+    )
+    group.addoption(
+        "--ragft-report-dir",
+        dest="ragft_report_dir",
+        metavar="DIR",
+        help="directory for the Markdown, JSON and HTML reports",
+    )
+    group.addoption(
+        "--ragft-github",
+        dest="ragft_github",
+        choices=("auto", "events", "always", "never"),
+        help="post the sticky PR comment (report.github)",
+    )
+
+
+CLI_DESTS = (
+    "ragft_pipeline",
+    "ragft_repeats",
+    "ragft_concurrency",
+    "ragft_history",
+    "ragft_no_history",
+    "ragft_baseline_branch",
+    "ragft_strict",
+    "ragft_report_dir",
+    "ragft_github",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "ragft(kind, facts=(), tags=(), volatile=False, repeats=None, min_pass_ratio=None): "
+        "an eval case written in Python",
+    )
+    config.addinivalue_line("markers", "knowledge: an eval case of the knowledge category")
+    config.addinivalue_line("markers", "behavior: an eval case of the behavior category")
+    pyproject, table = read_pyproject(config.rootpath)
+    if table is None and not config.option.ragft:
+        return
+    cli = {dest: config.getoption(dest, None) for dest in CLI_DESTS}
+    settings = load_settings(config.rootpath, table, cli, os.environ, pyproject)
+    config.stash[settings_key] = settings
+
+    from pytest_ragft.cases import expand_sources
+
+    found = expand_sources(settings.cases, config.rootpath)
+    config.stash[sources_key] = {path.resolve(): source for path, source in found}
+    _add_case_files_to_args(config, [path for path, _ in found])
+    if not hasattr(config, "workerinput"):
+        from pytest_ragft.session import RagftSession
+
+        session = RagftSession(config, settings)
+        config.stash[session_key] = session
+        config.pluginmanager.register(session, "ragft-session")
+
+
+def _add_case_files_to_args(config: pytest.Config, files: list[Path]) -> None:
+    """Case files outside ``testpaths`` are still part of a plain ``pytest`` run."""
+    if config.args_source != pytest.Config.ArgsSource.TESTPATHS:
+        return
+    roots = [Path(config.invocation_params.dir, a.split("::")[0]).resolve() for a in config.args]
+    for path in files:
+        resolved = path.resolve()
+        if not any(resolved == r or r in resolved.parents for r in roots):
+            config.args.append(str(resolved))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(session_key, None)
+    if session is not None:
+        config.pluginmanager.unregister(session)
+        del config.stash[session_key]
+    runner = config.stash.get(collect.runner_key, None)
+    if runner is not None:
+        runner.close()
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    sources = parent.config.stash.get(sources_key, None)
+    if not sources:
+        return None
+    source = sources.get(file_path.resolve())
+    if source is None:
+        return None
+    node = collect.CaseFile.from_parent(parent, path=file_path)
+    node.source = source
+    return node
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """A ``@pytest.mark.ragft(kind=...)`` test carries its kind's marker, so ``-m`` selects it."""
+    if settings_key not in item.config.stash or isinstance(item, collect.CaseItem):
+        return
+    from pytest_ragft.pycases import marker_case
+
+    case = marker_case(item)
+    if case is not None:
+        item.add_marker(case.kind)
+        item.stash[case_key] = case
+
+
+case_key = pytest.StashKey["collect.Case"]()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``@pytest.mark.ragft(repeats=N)`` runs the test N times, as ``[r1]``..``[rN]``."""
+    marker = metafunc.definition.get_closest_marker("ragft")
+    if marker is None or "ragft_repeat" not in metafunc.fixturenames:
+        return
+    settings = metafunc.config.stash.get(settings_key, None)
+    repeats = marker.kwargs.get("repeats") or (settings.repeats if settings else 1)
+    if repeats > 1:
+        metafunc.parametrize(
+            "ragft_repeat",
+            range(1, repeats + 1),
+            ids=[f"r{n}" for n in range(1, repeats + 1)],
+            indirect=True,
+        )
+
+
+def get_runner(config: pytest.Config) -> Runner:
+    """The process's runner, built on first use (resolving the pipeline then)."""
+    runner = config.stash.get(collect.runner_key, None)
+    if runner is None:
+        from pytest_ragft.session import build_runner
+
+        runner = build_runner(config, config.stash[settings_key])
+        config.stash[collect.runner_key] = runner
+    return runner
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    config = session.config
+    if settings_key in config.stash and not config.pluginmanager.hasplugin("dsession"):
+        items = [i for i in session.items if isinstance(i, collect.CaseItem)]
+        if items or any(case_key in i.stash for i in session.items):
+            runner = get_runner(config)
+            if not hasattr(config, "workerinput"):
+                for item in items:
+                    if not item.case.skip:
+                        runner.submit(item.case)
+    return (yield)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Under xdist, issue the calls of the items queued for this worker ahead of them."""
+    config = item.config
+    if not hasattr(config, "workerinput") or settings_key not in config.stash:
+        return
+    runner = config.stash.get(collect.runner_key, None)
+    if runner is None:
+        return
+    items = item.session.items
+    for index in _worker_queue(config):
+        if 0 <= index < len(items):
+            queued = items[index]
+            if isinstance(queued, collect.CaseItem) and not queued.case.skip:
+                runner.submit(queued.case)
+    if isinstance(item, collect.CaseItem) and not item.case.skip:
+        runner.submit(item.case)
+
+
+def _worker_queue(config: pytest.Config) -> list[int]:
+    for plugin in config.pluginmanager.get_plugins():
+        queue = getattr(plugin, "torun", None)
+        if queue is not None and hasattr(queue, "lock"):
+            try:
+                with queue.lock() as pending:
+                    return [i for i in pending if isinstance(i, int)]
+            except Exception:  # noqa: BLE001 - a private structure: prefetch is best effort
+                return []
+    return []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if settings_key in item.config.stash:
+        from pytest_ragft.session import attach_record
+
+        attach_record(item, report)
+    return report
+
+
+@pytest.fixture
+def ragft_repeat(request: pytest.FixtureRequest) -> int:
+    """The repeat number of a ``@pytest.mark.ragft(repeats=N)`` test (1 without repeats)."""
+    return int(getattr(request, "param", 1))
+
+
+@pytest.fixture
+def ragft(request: pytest.FixtureRequest, ragft_repeat: int) -> Any:
+    """Call the pipeline from a test: ``ragft.ask(input, **vars)`` returns a Result."""
+    from pytest_ragft.pycases import Ragft
+
+    config = request.config
+    case = request.node.stash.get(case_key, None)
+    runner = get_runner(config) if settings_key in config.stash else None
+    fixture = Ragft(runner, case)
+    request.node.stash[fixture_key] = fixture
+    return fixture

@@ -1,0 +1,333 @@
+"""The Markdown report, which is also the sticky PR comment and the job summary (SPEC 11).
+
+Everything from a case (ids, inputs, answers, check messages) is untrusted and goes through
+``escape``; the whole text never exceeds ``limit`` characters, however large the suite.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pytest_ragft.report import fmt
+from pytest_ragft.report.escape import escape_html, escape_md
+
+MARKER_PREFIX = "<!-- ragft:report suite="
+DEFAULT_LIMIT = 65_000
+_SUITE_UNSAFE = re.compile(r"[^A-Za-z0-9_.:/+-]")
+_SAFE_URL = re.compile(r"https?://[^\s<>()\[\]\"'`\\]+")
+_ANSWER_ICON = {"yes": "✅ yes", "no": "❌ no"}
+_DIAGNOSIS_MEANING = {
+    "behavior": "every fact is in the answer and a check still failed",
+    "hybrid": "retrieval held the facts and the model did not use them",
+    "knowledge": "a fact is missing from the answer and from every retrieved context",
+    "error": "the pipeline raised, timed out or returned the wrong type",
+}
+_MAX_MESSAGES = 5
+_MESSAGE_CHARS = 300
+_EXCERPT_CHARS = 400
+_EXCERPT_LINES = 12
+_TEXT_CHARS = 500
+
+
+def report_marker(suite: str) -> str:
+    """The hidden first line that identifies this suite's comment.
+
+    The name is reduced to characters that cannot end an HTML comment or start another one.
+    """
+    name = _SUITE_UNSAFE.sub("_", suite)[:100] or "_"
+    return f"{MARKER_PREFIX}{name} -->"
+
+
+def _category_table(report: Mapping[str, Any]) -> list[str]:
+    cats = fmt.categories(report)
+    if not cats:
+        return ["No eval cases ran."]
+    lines = [
+        "| category | pass | rate | 95% CI | threshold | baseline | change | trend |",
+        "|---|--:|--:|:-:|--:|--:|--:|---|",
+    ]
+    for name, cat in cats:
+        threshold = fmt.threshold_pct(cat.get("threshold"))
+        if cat.get("below_threshold"):
+            threshold += " ❌"
+        change = fmt.points(cat.get("change"))
+        if cat.get("regression"):
+            change += " 📉 regression"
+        trend = fmt.sparkline(cat.get("trend") or [])
+        cells = [
+            escape_md(name, limit=60),
+            f"{cat.get('passed', 0)}/{cat.get('total', 0)}",
+            fmt.pct(cat.get("rate")),
+            fmt.ci_text(cat.get("ci")),
+            threshold,
+            fmt.pct(cat.get("baseline")),
+            change,
+            f"`{trend}`" if trend.strip() else "",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = []
+    for name, cat in cats:
+        note = cat.get("power_note")
+        if isinstance(note, str) and note.strip():
+            text = escape_md(note.strip(), limit=_TEXT_CHARS)
+            notes.append(
+                f"- ℹ️ {text}" if note.startswith(name) else f"- ℹ️ {escape_md(name)}: {text}"
+            )
+    if notes:
+        lines += ["", *notes]
+    return lines
+
+
+def _tag_table(report: Mapping[str, Any]) -> list[str]:
+    tags = report.get("tags")
+    if not isinstance(tags, Mapping) or not tags:
+        return []
+    lines = [
+        "<details><summary>By tag</summary>",
+        "",
+        "| tag | pass | rate | 95% CI |",
+        "|---|--:|--:|:-:|",
+    ]
+    names = sorted(tags)
+    for name in names[:30]:
+        cat = tags[name]
+        lines.append(
+            f"| {escape_md(str(name), limit=60)} | {cat.get('passed', 0)}/{cat.get('total', 0)} "
+            f"| {fmt.pct(cat.get('rate'))} | {fmt.ci_text(cat.get('ci'))} |"
+        )
+    if len(names) > 30:
+        lines += ["", f"...and {len(names) - 30} more tags (see the JSON report)"]
+    return [*lines, "", "</details>"]
+
+
+def _event_line(icon: str, event: Mapping[str, Any]) -> str:
+    detail = escape_md(str(event.get("detail", "")), limit=_TEXT_CHARS)
+    return f"- {icon} **{escape_md(str(event.get('event')))}**: {detail}"
+
+
+def _gate(report: Mapping[str, Any]) -> list[str]:
+    """The verdict, headed by the events that decided it or that the team must see."""
+    gate = report.get("gate") or {}
+    failed = gate.get("verdict") == "fail"
+    suite = escape_md(str(report.get("suite", "")), limit=100)
+    verdict = "❌ ragft gate: FAIL" if failed else "✅ ragft gate: pass"
+    lines = [f"## {verdict} · {suite}", ""]
+    heading = [_event_line("❌", e) for e in fmt.events(report, "fail")[:20]]
+    heading += [_event_line("💬", e) for e in fmt.events(report, "comment")[:20]]
+    lines += heading
+    reason = gate.get("reason")
+    if isinstance(reason, str) and reason.strip():
+        if heading:
+            lines.append("")
+        lines.append(f"**Why:** {escape_md(reason.strip(), limit=_TEXT_CHARS)}")
+    elif not heading:
+        lines.append("No gate event fired.")
+    non_eval = gate.get("non_eval_failed")
+    if isinstance(non_eval, int) and non_eval:
+        lines += ["", f"{non_eval} non-eval test{'s' if non_eval != 1 else ''} failed."]
+    warnings = fmt.events(report, "warn")
+    if warnings:
+        lines += ["", "⚠️ Warnings:", ""]
+        lines += [_event_line("⚠️", e) for e in warnings[:20]]
+    return lines
+
+
+def _diagnosis(report: Mapping[str, Any]) -> list[str]:
+    lines = []
+    counts = fmt.diagnosis_counts(report)
+    if counts:
+        lines.append("**Failures diagnosed:** " + " · ".join(f"{d} {n}" for d, n in counts))
+    cf = fmt.counterfactual_text(report)
+    if cf:
+        lines.append(f"**Counterfactual re-runs:** {cf}")
+    for text in fmt.disagreement_texts(report.get("disagreements")):
+        lines.append(f"**Kind vs diagnosis:** {escape_md(text, limit=_TEXT_CHARS)}")
+    return [line + "  " if i < len(lines) - 1 else line for i, line in enumerate(lines)]
+
+
+def _checklist(report: Mapping[str, Any]) -> list[str]:
+    items = report.get("checklist") or []
+    if not items:
+        return []
+    lines = [
+        "### Fine-tuning readiness",
+        "",
+        "| # | question | answer | evidence |",
+        "|--:|---|---|---|",
+    ]
+    for item in items:
+        number = item.get("question")
+        title = item.get("title") or fmt.QUESTION_TITLES.get(number, str(item.get("key", "")))
+        answer = _ANSWER_ICON.get(str(item.get("answer")), "❔ unknown")
+        evidence = escape_md(str(item.get("evidence", "")), limit=_TEXT_CHARS)
+        lines.append(f"| {number} | {escape_md(str(title), limit=200)} | {answer} | {evidence} |")
+    return lines
+
+
+def _recommendation(report: Mapping[str, Any]) -> list[str]:
+    rec = report.get("recommendation") or {}
+    text = escape_md(fmt.recommendation_text(rec), limit=300).replace(" -&gt; ", " → ")
+    lines = [f"**Recommendation:** {text}"]
+    counts = fmt.cell_counts_text(rec)
+    if counts:
+        lines.append(f"Failures per cell: {escape_md(counts, limit=300)}")
+    advice = rec.get("advice")
+    if isinstance(advice, str) and advice.strip():
+        lines.append(escape_md(advice.strip(), limit=1000))
+    return [line + "  " if i < len(lines) - 1 else line for i, line in enumerate(lines)]
+
+
+def _flaky(report: Mapping[str, Any]) -> list[str]:
+    flaky = report.get("flaky") or []
+    if not flaky:
+        return []
+    shown = ", ".join(f"**{escape_md(str(c), limit=100)}**" for c in flaky[:30])
+    more = f" ...and {len(flaky) - 30} more" if len(flaky) > 30 else ""
+    return [f"**Flaky cases** (outcome changes between runs or repeats): {shown}{more}"]
+
+
+def _footer(report: Mapping[str, Any]) -> str:
+    git = report.get("git") or {}
+    parts = [f"suite {escape_md(str(report.get('suite', '')), limit=100)}"]
+    parts.append(f"run {escape_md(str(report.get('run_id', '')), limit=80)}")
+    sha = git.get("sha")
+    if sha:
+        where = f"commit {escape_md(str(sha)[:12])}"
+        if git.get("branch"):
+            where += f" on {escape_md(str(git['branch']), limit=100)}"
+        parts.append(where)
+    elif git.get("branch"):
+        parts.append(f"branch {escape_md(str(git['branch']), limit=100)}")
+    url = (report.get("ci") or {}).get("run_url")
+    if isinstance(url, str) and url:
+        parts.append(f"[CI run]({url})" if _SAFE_URL.fullmatch(url) else escape_md(url, limit=200))
+    version = report.get("plugin_version")
+    tool = f"pytest-ragft {escape_md(str(version), limit=40)}" if version else "pytest-ragft"
+    return "\n---\n" + f"{tool} · " + " · ".join(parts) + "\n"
+
+
+def _pass_text(case: Mapping[str, Any]) -> str:
+    ratio = case.get("pass_ratio")
+    repeats = case.get("repeats") or []
+    text = f"pass ratio {fmt.pct(ratio, 0)}" if isinstance(ratio, int | float) else "no pass ratio"
+    if len(repeats) > 1:
+        text += f" over {len(repeats)} repeats"
+    return text
+
+
+def _case_block(case: Mapping[str, Any]) -> str:
+    """One failed case: id, kind, outcome, pass ratio, the diagnosis path, messages, an excerpt."""
+    head = (
+        f"**{escape_md(str(case.get('id', '')), limit=200)}** · {escape_md(str(case.get('kind')))}"
+        f" · {escape_md(str(case.get('outcome')))} · {_pass_text(case)}"
+    )
+    static, cf = case.get("static_diagnosis"), case.get("counterfactual")
+    if cf:
+        head += f" · static {escape_md(str(static))}, counterfactual {escape_md(str(cf))}"
+    lines = [head + "  "]
+    source = case.get("source")
+    if isinstance(source, str) and source:
+        lines[0] = f"{head} · {escape_md(source, limit=200)}  "
+    text_input = case.get("input")
+    if isinstance(text_input, str) and text_input.strip():
+        lines.append(f"Input: {escape_md(text_input, limit=200)}")
+    messages = [str(m) for m in case.get("messages") or []]
+    if messages:
+        lines.append("")
+        lines += [
+            f"- {escape_md(m, limit=_MESSAGE_CHARS, block_start=True)}"
+            for m in messages[:_MAX_MESSAGES]
+        ]
+        if len(messages) > _MAX_MESSAGES:
+            lines.append(f"- ...and {len(messages) - _MAX_MESSAGES} more messages")
+    repeats = case.get("repeats") or []
+    last = repeats[-1] if repeats else {}
+    error, answer = last.get("error"), last.get("answer")
+    if isinstance(error, str) and error.strip():
+        excerpt = escape_html(error.strip(), limit=_EXCERPT_CHARS, max_lines=_EXCERPT_LINES)
+        lines += ["", f"<pre>error: {excerpt}</pre>"]
+    if isinstance(answer, str) and answer.strip():
+        excerpt = escape_html(answer.strip(), limit=_EXCERPT_CHARS, max_lines=_EXCERPT_LINES)
+        lines += ["", f"<pre>{excerpt}</pre>"]
+    return "\n".join(lines) + "\n\n"
+
+
+def _group_open(diagnosis: str, count: int) -> str:
+    meaning = _DIAGNOSIS_MEANING.get(diagnosis, "not diagnosed")
+    noun = "case" if count == 1 else "cases"
+    return f"<details><summary>{escape_html(diagnosis)}: {count} {noun} ({meaning})</summary>\n\n"
+
+
+_GROUP_CLOSE = "</details>\n\n"
+
+
+def _failed_cases(cases: Sequence[Mapping[str, Any]], budget: int) -> str:
+    """The failed and errored cases grouped by diagnosis, as many as fit in ``budget``."""
+    failing = [c for c in cases if c.get("outcome") in ("failed", "error")]
+    if not failing:
+        return ""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for case in failing:
+        groups.setdefault(str(case.get("diagnosis") or "undiagnosed"), []).append(case)
+    order = [d for d in fmt.DIAGNOSIS_ORDER if d in groups] + sorted(
+        d for d in groups if d not in fmt.DIAGNOSIS_ORDER
+    )
+    title = f"### Failed cases ({len(failing)})\n\n"
+    reserve = 120  # room for the "...and N more" line
+    out, used, shown, full = [title], len(title), 0, False
+    for diagnosis in order:
+        opening = _group_open(diagnosis, len(groups[diagnosis]))
+        parts: list[str] = []
+        size = len(opening) + len(_GROUP_CLOSE)
+        for case in groups[diagnosis]:
+            block = _case_block(case)
+            if used + size + len(block) + reserve > budget:
+                full = True
+                break
+            parts.append(block)
+            size += len(block)
+        if parts:
+            out += [opening, *parts, _GROUP_CLOSE]
+            used += size
+            shown += len(parts)
+        if full:
+            break
+    if shown < len(failing):
+        more = len(failing) - shown
+        out.append(
+            f"...and {more} more failed case{'s' if more != 1 else ''} (see the JSON report)\n"
+        )
+    return "".join(out)
+
+
+def _join(*sections: list[str]) -> str:
+    return "\n\n".join("\n".join(s) for s in sections if s) + "\n\n"
+
+
+def render_markdown(report: Mapping[str, Any], *, limit: int = DEFAULT_LIMIT) -> str:
+    """The report as Markdown, marker first, never longer than ``limit`` characters."""
+    marker = report_marker(str(report.get("suite", "")))
+    head = (
+        marker
+        + "\n"
+        + _join(
+            _gate(report),
+            _category_table(report),
+            _tag_table(report),
+            _diagnosis(report),
+            _checklist(report),
+            _recommendation(report),
+        )
+    )
+    flaky = _join(_flaky(report)) if report.get("flaky") else ""
+    footer = _footer(report)
+    budget = limit - len(head) - len(flaky) - len(footer)
+    text = head + _failed_cases(report.get("cases") or [], budget) + flaky + footer
+    if len(text) > limit:
+        # Only when the summary itself is huge: cut, but never the marker, and say so.
+        tail = "\n\n...(cut to fit: see the JSON report)\n"
+        text = text[: max(limit - len(tail), len(marker) + 1)] + tail
+        text = text[:limit]
+    return text

@@ -1,0 +1,165 @@
+"""Evaluate cases: every repeat's pipeline call, the checks, the diagnosis and the
+counterfactual re-run, issued ahead of the items that report them.
+
+Items only wait for a future and report what it holds, so pytest's order, ``-x``, ``-k`` and
+``-m`` behave as usual while the calls overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_ragft import checks as checks_mod
+from pytest_ragft import diagnosis
+from pytest_ragft.model import CallError, Case, CaseRecord, CheckOutcome, RepeatRecord, Result
+from pytest_ragft.pipeline import Caller, accepts_contexts
+
+EXCERPT = 2000  # characters of an answer kept in a record
+
+
+@dataclass
+class Evaluation:
+    """A case's record plus the live objects the diagnose hook and messages need."""
+
+    record: CaseRecord
+    result: Result | None = None
+    failures: list[CheckOutcome] = field(default_factory=list)
+
+
+class Runner:
+    """One per process: owns the call loop and the futures of the cases it was asked for."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        concurrency: int,
+        timeout_s: float,
+        repeats: int,
+        min_pass_ratio: float,
+        checks: Mapping[str, checks_mod.CheckFn],
+        counterfactual: bool,
+        extra_checks: Callable[[Case, Result], Sequence[CheckOutcome]] | None = None,
+    ) -> None:
+        self.caller = Caller(fn, concurrency=concurrency, timeout_s=timeout_s)
+        self.repeats = repeats
+        self.min_pass_ratio = min_pass_ratio
+        self.checks = checks
+        self.counterfactual = counterfactual and accepts_contexts(fn)
+        self.extra_checks = extra_checks
+        self._futures: dict[str, concurrent.futures.Future[Evaluation]] = {}
+
+    def submit(self, case: Case) -> concurrent.futures.Future[Evaluation]:
+        """Start evaluating a case (once); later calls return the same future."""
+        key = f"{case.source}::{case.id}"
+        future = self._futures.get(key)
+        if future is None:
+            future = self.caller.submit(self._evaluate(case))
+            self._futures[key] = future
+        return future
+
+    def ask(self, input: Any, vars: Mapping[str, Any]) -> Result | CallError:
+        """One call for a Python case, through the same loop, slots and time-out."""
+        return self.caller.submit(self.caller.call(input, vars)).result()
+
+    def close(self) -> None:
+        self.caller.close()
+
+    def check(self, case: Case, result: Result) -> list[CheckOutcome]:
+        outcomes = checks_mod.run_checks(case, result, self.checks)
+        if self.extra_checks is not None and "deepeval" in case.expect:
+            outcomes.extend(self.extra_checks(case, result))
+        return outcomes
+
+    async def _evaluate(self, case: Case) -> Evaluation:
+        repeats = case.repeats or self.repeats
+        ratio = case.min_pass_ratio if case.min_pass_ratio is not None else self.min_pass_ratio
+        calls = await asyncio.gather(
+            *(self.caller.call(case.input, case.vars) for _ in range(repeats))
+        )
+        records: list[RepeatRecord] = []
+        first_bad: tuple[Result | None, list[CheckOutcome], bool] | None = None
+        for n, call in enumerate(calls, start=1):
+            if isinstance(call, CallError):
+                records.append(
+                    RepeatRecord(
+                        repeat=n,
+                        outcome="error",
+                        messages=[f"error: {call.message}"],
+                        latency_s=round(call.latency_s, 6),
+                        error=call.message,
+                    )
+                )
+                if first_bad is None:
+                    first_bad = (None, [], True)
+                continue
+            outcomes = await asyncio.get_running_loop().run_in_executor(
+                None, self.check, case, call
+            )
+            failed = [o for o in outcomes if not o.passed]
+            records.append(
+                RepeatRecord(
+                    repeat=n,
+                    outcome="failed" if failed else "passed",
+                    messages=[o.message for o in failed],
+                    answer=call.answer[:EXCERPT],
+                    contexts=[c[:EXCERPT] for c in call.contexts],
+                    latency_s=round(call.latency_s, 6),
+                    scores={o.check: o.score for o in outcomes if o.score is not None},
+                )
+            )
+            if failed and first_bad is None:
+                first_bad = (call, failed, False)
+        passed = sum(r.outcome == "passed" for r in records)
+        pass_ratio = passed / repeats
+        if pass_ratio >= ratio:
+            outcome = "passed"
+        elif any(r.outcome == "failed" for r in records):
+            outcome = "failed"
+        else:
+            outcome = "error"
+        record = CaseRecord(
+            id=case.id,
+            nodeid=f"{case.source}::{case.id}",
+            kind=case.kind,
+            outcome=outcome,  # type: ignore[arg-type]
+            pass_ratio=round(pass_ratio, 6),
+            tags=list(case.tags),
+            volatile=case.volatile,
+            source=case.source,
+            input=case.input_text,
+            facts=list(case.effective_facts),
+            repeats=records,
+        )
+        evaluation = Evaluation(record)
+        if outcome == "passed":
+            return evaluation
+        if outcome == "error" or first_bad is None:
+            # an error outcome: every non-passing repeat errored
+            bad = next(r for r in records if r.outcome != "passed")
+            record.messages = list(bad.messages)
+            record.static_diagnosis = record.diagnosis = "error"
+            return evaluation
+        result, failures, _ = first_bad
+        record.messages = [f.message for f in failures]
+        static = diagnosis.static_diagnosis(case, result, failures, False)
+        record.static_diagnosis = record.diagnosis = static
+        evaluation.result, evaluation.failures = result, failures
+        if self.counterfactual and diagnosis.needs_counterfactual(static):
+            gold = diagnosis.counterfactual_contexts(case)
+            if gold:
+                call = await self.caller.call(case.input, {**case.vars, "contexts": list(gold)})
+                if isinstance(call, CallError):
+                    record.messages.append(f"counterfactual run: {call.message}")
+                else:
+                    outcomes = await asyncio.get_running_loop().run_in_executor(
+                        None, self.check, case, call
+                    )
+                    cf = "failed" if any(not o.passed for o in outcomes) else "passed"
+                    record.counterfactual = cf
+                    record.diagnosis = diagnosis.final_diagnosis(static, cf)
+        return evaluation
