@@ -199,7 +199,7 @@ def build_report(
                 "key": "training_data",
                 "answer": "no",
                 "evidence": "183 valid of 200 needed (212 lines, 20 invalid, 9 duplicates)",
-                "short": "183/200 examples",
+                "note": "183/200 examples",
             },
             {
                 "question": 4,

@@ -47,6 +47,9 @@ def errors(root: Path, name: str, text: str, **kwargs: Any) -> list[str]:
     return str(info.value).splitlines()
 
 
+DEEPEVAL_PROBE = cases_module._deepeval_installed
+
+
 @pytest.fixture(autouse=True)
 def deepeval_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     # Whether deepeval is installed must not decide these tests' outcome.
@@ -558,7 +561,7 @@ def test_deepeval_probe_is_find_spec(monkeypatch: pytest.MonkeyPatch) -> None:
         seen.append(name)
 
     monkeypatch.setattr(importlib.util, "find_spec", fake_find_spec)
-    assert cases_module._deepeval_installed() is False
+    assert DEEPEVAL_PROBE() is False
     assert seen == ["deepeval"]
 
 

@@ -19,8 +19,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_ragft.history import HistoryError, HistoryStore, open_store
-from pytest_ragft.history import migrations, tables
+from pytest_ragft.history import HistoryError, HistoryStore, migrations, open_store, tables
 from pytest_ragft.history import store as store_module
 from pytest_ragft.history.errors import mask_url
 from pytest_ragft.history.rows import EXCERPT_CHARS, REDACTED, redact, sha256
@@ -578,8 +577,8 @@ _WRITER = textwrap.dedent(
 
 
 def test_four_concurrent_writers_all_land(target: str, tmp_path: Path) -> None:
-    per_writer = 8
-    template = json.dumps(make_report(cases=[make_case(f"c{i}") for i in range(30)]))
+    per_writer = 25
+    template = json.dumps(make_report(cases=[make_case(f"c{i}") for i in range(40)]))
     writers = [
         subprocess.Popen(
             [
@@ -604,7 +603,7 @@ def test_four_concurrent_writers_all_land(target: str, tmp_path: Path) -> None:
         assert store.count_runs("bot") == 4 * per_writer
         ids = {r.run_id for r in store.recent_runs("bot", last=100)}
     assert ids == {f"w{w}-{n}" for w in range(4) for n in range(per_writer)}
-    assert all(len(result_rows(target, run_id)) == 30 for run_id in ("w0-0", "w3-7"))
+    assert all(len(result_rows(target, run_id)) == 40 for run_id in ("w0-0", "w3-24"))
 
 
 _STALLED_WRITER = textwrap.dedent(
@@ -742,8 +741,8 @@ def test_flaky_cases_across_runs_and_repeats(store: HistoryStore) -> None:
     assert "flipped 2x across 4 runs" in flaky["flipper"]["why"]
     assert (flaky["wobbly"]["across_runs"], flaky["wobbly"]["across_repeats"]) == (0, 1)
     assert flaky["wobbly"]["kind"] == "behavior"
-    # The window counts: the last two runs hold no flip.
-    assert store.flaky_cases("bot", last=2) == []
+    # The window counts: the latest run alone holds no flip.
+    assert store.flaky_cases("bot", last=1) == []
 
 
 def test_case_series_follows_one_case(store: HistoryStore) -> None:

@@ -1,4 +1,5 @@
-"""pytest-ragft: gate LLM pipelines in CI and tell knowledge gaps (RAG) from behavior gaps (fine-tuning)."""
+"""pytest-ragft: an LLM eval gate for CI that tells knowledge gaps (RAG) from behavior gaps
+(fine-tuning)."""
 
 from __future__ import annotations
 

@@ -276,19 +276,27 @@ def _walk(
     active.discard(id(node))
 
 
-def _load_jsonl(text: str, builder: CaseBuilder) -> list[Case]:
-    entries: list[tuple[Any, Where, str]] = []
+def parse_jsonl(text: str) -> tuple[list[tuple[int, Any]], list[Problem]]:
+    """The records of a JSONL text with their line numbers; blank lines are skipped."""
+    records: list[tuple[int, Any]] = []
+    problems: list[Problem] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
-        where: Where = (number,)
-        builder.lines[where] = number
         try:
-            data = json.loads(raw)
+            records.append((number, json.loads(raw)))
         except json.JSONDecodeError as exc:
-            builder.add(where, None, f"invalid JSON: {exc.msg} (column {exc.colno})")
-            continue
-        entries.append((data, where, f"cases[{len(entries)}]"))
+            message = f"invalid JSON: {exc.msg} (column {exc.colno})"
+            problems.append(Problem(number, None, message))
+    return records, problems
+
+
+def _load_jsonl(text: str, builder: CaseBuilder) -> list[Case]:
+    records, builder.problems = parse_jsonl(text)
+    entries: list[tuple[Any, Where, str]] = []
+    for index, (number, data) in enumerate(records):
+        builder.lines[(number,)] = number
+        entries.append((data, (number,), f"cases[{index}]"))
     return builder.build_all(entries, {})
 
 
@@ -328,6 +336,7 @@ class CaseBuilder:
         default_kind: str | None = None,
         lines: LineMap | None = None,
         kind_hint: str = "set kind: knowledge or behavior on the case or in defaults",
+        skipped_need_checks: bool = True,
     ) -> None:
         self.path = Path(os.path.abspath(path))
         self.rootdir = Path(os.path.abspath(rootdir))
@@ -336,6 +345,7 @@ class CaseBuilder:
         self.default_kind = default_kind
         self.lines: LineMap = dict(lines or {})
         self.kind_hint = kind_hint
+        self.skipped_need_checks = skipped_need_checks
         self.problems: list[Problem] = []
         self._schemas: dict[Path, Any] = {}
 
@@ -433,7 +443,7 @@ class CaseBuilder:
             merged.setdefault("kind", self.default_kind)
         if "kind" not in merged:
             self.add(where, f"{label}.kind", f"missing: {self.kind_hint}")
-        if "expect" not in merged:
+        if "expect" not in merged and (self.skipped_need_checks or not merged.get("skip")):
             message = "missing: add at least one check under expect (e.g. contains: ...)"
             self.add(where, f"{label}.expect", message)
         if len(self.problems) > before:
@@ -488,7 +498,7 @@ class CaseBuilder:
             kind=kind,
             input=value,
             vars=dict(data.get("vars") or {}),
-            expect=dict(data["expect"]),
+            expect=dict(data.get("expect") or {}),
             facts=tuple(data.get("facts", ())),
             volatile=bool(data.get("volatile", False)),
             gold_contexts=tuple(data.get("gold_contexts", ())),

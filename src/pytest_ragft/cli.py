@@ -67,8 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ragft", description="pytest-ragft: LLM eval gate for CI (knowledge vs behavior)."
     )
-    p.add_argument("--rootdir", type=Path, default=None,
-                   help="project root with pyproject.toml (default: nearest from the cwd)")
+    p.add_argument(
+        "--rootdir",
+        type=Path,
+        default=None,
+        help="project root with pyproject.toml (default: nearest from the cwd)",
+    )
     sub = p.add_subparsers(dest="command")
 
     s = sub.add_parser("init", help="write a starter [tool.ragft] table and case file")
@@ -181,8 +185,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
             path = path.resolve()
             if path.is_dir():
                 files.extend(
-                    (p, None) for p in sorted(path.rglob("*"))
-                    if p.suffix in (".yaml", ".yml", ".json", ".jsonl") and p.is_file()
+                    (p, None)
+                    for p in sorted(path.rglob("*"))
+                    if p.suffix in (".yaml", ".yml", ".json", ".jsonl")
+                    and p.is_file()
                     and not _is_schema_file(p)
                 )
             elif path.exists():
@@ -201,8 +207,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for path, source in files:
         try:
             cases = load_case_file(
-                path, root, fmt=getattr(source, "format", None),
-                kind=getattr(source, "kind", None), check_names=names,
+                path,
+                root,
+                fmt=getattr(source, "format", None),
+                kind=getattr(source, "kind", None),
+                check_names=names,
             )
         except CaseFileError as exc:
             print(str(exc))
@@ -242,7 +251,7 @@ def _store(args: argparse.Namespace) -> Any:
 
     settings = _settings(args)
     if not settings.history:
-        raise CliError("history is switched off (history = \"\" in [tool.ragft])")
+        raise CliError('history is switched off (history = "" in [tool.ragft])')
     try:
         return settings, open_store(settings.history, settings.rootdir)
     except HistoryError as exc:
@@ -265,7 +274,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         rates = d.get("rates") or {}
         print(
             f"{d['run_id'][:12]:<12} {str(d['started_at'])[:25]:<25} "
-            f"{str(d.get('branch') or '-')[:20]:<20} {str(d.get('verdict') or '-'):<7} "
+            f"{str(d.get('branch') or '-')[:20]:<20} {d.get('verdict') or '-'!s:<7} "
             f"{_pct(rates.get('knowledge')):<10} {_pct(rates.get('behavior'))}"
         )
     return 0
@@ -360,9 +369,13 @@ def cmd_comment(args: argparse.Namespace) -> int:
     if args.dry_run:
         sys.stdout.write(body + "\n")
         return 0
-    ctx = github.pr_context(os.environ)
+    environ = dict(os.environ)
+    pr = (report.get("git") or {}).get("pr")
+    if not environ.get("RAGFT_PR") and isinstance(pr, int):
+        environ["RAGFT_PR"] = str(pr)  # the PR the report's run was for (workflow_run pattern)
+    ctx = github.pr_context(environ)
     if ctx is None:
-        raise CliError("cannot post: " + "; ".join(github.missing_context(os.environ)))
+        raise CliError("cannot post: " + "; ".join(github.missing_context(environ)))
     try:
         result = github.upsert_comment(ctx, body, suite=report["suite"])
     except github.GitHubError as exc:
@@ -408,7 +421,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    settings, store = _store(args)
+    _, store = _store(args)
     with store, args.input.open(encoding="utf-8") as inp:
         n = store.import_jsonl(inp)
     print(f"imported {n} run(s) into {store.location}")

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 # Ids seen so far in this process, for duplicate detection across files.
 seen_ids_key = pytest.StashKey[dict[str, tuple[str, int]]]()
-runner_key = pytest.StashKey["Runner"]()
+runner_key: pytest.StashKey[Runner] = pytest.StashKey()
 
 
 class DuplicateCaseIds(Exception):
@@ -43,7 +43,6 @@ class CaseFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         from pytest_ragft.cases import load_case_file
-
         from pytest_ragft.session import registry
 
         names = {*registry(self.config), "deepeval"}
@@ -101,9 +100,7 @@ class CaseItem(pytest.Item):
         if record.outcome != "passed":
             raise CaseFailed(record)
 
-    def repr_failure(  # type: ignore[override]
-        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
-    ) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, CaseFailed):
             return describe_failure(excinfo.value.record)
         return str(super().repr_failure(excinfo))

@@ -206,7 +206,7 @@ class Caller:
         def target() -> None:
             try:
                 value = self.fn(input, **vars)
-            except BaseException as exc:  # noqa: BLE001 - handed to the waiting task
+            except BaseException as exc:
                 self.loop.call_soon_threadsafe(_settle, future, None, exc)
             else:
                 self.loop.call_soon_threadsafe(_settle, future, value, None)

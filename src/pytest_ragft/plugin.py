@@ -18,14 +18,15 @@ from pytest_ragft.config import Settings, load_settings, read_pyproject
 
 if TYPE_CHECKING:
     from pytest_ragft.config import CaseSource
+    from pytest_ragft.model import Case
     from pytest_ragft.pycases import Ragft
     from pytest_ragft.runner import Runner
     from pytest_ragft.session import RagftSession
 
 settings_key = pytest.StashKey[Settings]()
-sources_key = pytest.StashKey[dict[Path, "CaseSource"]]()
-session_key = pytest.StashKey["RagftSession"]()
-fixture_key = pytest.StashKey["Ragft"]()
+sources_key: pytest.StashKey[dict[Path, CaseSource]] = pytest.StashKey()
+session_key: pytest.StashKey[RagftSession] = pytest.StashKey()
+fixture_key: pytest.StashKey[Ragft] = pytest.StashKey()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -189,7 +190,7 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         item.stash[case_key] = case
 
 
-case_key = pytest.StashKey["collect.Case"]()
+case_key: pytest.StashKey[Case] = pytest.StashKey()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -259,7 +260,7 @@ def _worker_queue(config: pytest.Config) -> list[int]:
             try:
                 with queue.lock() as pending:
                     return [i for i in pending if isinstance(i, int)]
-            except Exception:  # noqa: BLE001 - a private structure: prefetch is best effort
+            except Exception:
                 return []
     return []
 

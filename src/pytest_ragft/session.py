@@ -125,9 +125,11 @@ def attach_record(item: pytest.Item, report: pytest.TestReport) -> None:
             settings = item.config.stash[plugin.settings_key]
             fixture = item.stash.get(plugin.fixture_key, None)
             repeat = int(
-                getattr(item, "callspec", None)
-                and item.callspec.params.get(  # type: ignore[attr-defined]
-                    "ragft_repeat", 1
+                (
+                    getattr(item, "callspec", None)
+                    and item.callspec.params.get(  # type: ignore[attr-defined]
+                        "ragft_repeat", 1
+                    )
                 )
                 or 1
             )
@@ -169,7 +171,9 @@ class RagftSession:
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        carried = [v for k, v in report.user_properties if k == RECORD]
+        carried: list[dict[str, Any]] = [
+            v for k, v in report.user_properties if k == RECORD and isinstance(v, dict)
+        ]
         self.records.extend(carried)
         if report.failed and not carried:
             self.non_eval_failed += 1
@@ -242,7 +246,7 @@ class RagftSession:
             try:
                 store.write_run(report, store_outputs=settings.store_outputs)
                 self.written.append(f"history {store.location}")
-            except Exception as exc:  # noqa: BLE001 - reported, and the reports still land
+            except Exception as exc:
                 self._history_failed(report, exc)
             finally:
                 store.close()

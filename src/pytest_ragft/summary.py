@@ -100,6 +100,7 @@ def _category(records: Sequence[Mapping[str, Any]], threshold: float | None) -> 
         "change": None,
         "below_threshold": bool(rate is not None and threshold is not None and rate < threshold),
         "regression": None,
+        "regression_test": None,
         "power_note": None,
         "trend": [],
     }
@@ -126,10 +127,10 @@ def build_report(
     cases = merge_records(records)
     thresholds = settings.thresholds
     categories: dict[str, Any] = {}
-    for kind in KINDS:
-        mine = [c for c in cases if c["kind"] == kind]
+    for kind_name in KINDS:
+        mine = [c for c in cases if c["kind"] == kind_name]
         if mine:
-            categories[kind] = _category(mine, getattr(thresholds, kind))
+            categories[kind_name] = _category(mine, getattr(thresholds, kind_name))
     tags: dict[str, Any] = {}
     for tag in sorted({t for c in cases for t in c.get("tags", [])}):
         tags[tag] = _category([c for c in cases if tag in c.get("tags", [])], None)
@@ -148,7 +149,7 @@ def build_report(
             )
 
     failed = [c for c in cases if c["outcome"] in ("failed", "error")]
-    diag_counts = {d: 0 for d in DIAGNOSES}
+    diag_counts: dict[str, int] = {d: 0 for d in DIAGNOSES}
     for case in failed:
         if case.get("diagnosis") in diag_counts:
             diag_counts[case["diagnosis"]] += 1
@@ -268,7 +269,7 @@ def _history_stats(
             max_drop=settings.thresholds.max_drop,
             alpha=settings.thresholds.alpha,
         )
-        cat["regression"] = {
+        cat["regression_test"] = {
             "method": test.method,
             "p_value": round(test.p_value, 6),
             "drop": round(test.drop, 6),
@@ -279,6 +280,7 @@ def _history_stats(
             "detail": test.detail,
         }
         if test.fires:
+            cat["regression"] = cat["regression_test"]
             events.append({"event": "regression", "category": kind, "detail": test.detail})
         if not test.detectable:
             note = (

@@ -63,26 +63,46 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat()
 
 
+def _answer_spans(text: str, answer: str) -> list[bool]:
+    """Which characters of ``text`` belong to a run of at least ten characters of ``answer``."""
+    taken = [False] * len(text)
+    sentinel = next(chr(c) for c in range(0xE000, 0xF900) if chr(c) not in answer)
+    current = text
+    while True:
+        matcher = difflib.SequenceMatcher(None, current, answer, autojunk=False)
+        blocks = [b for b in matcher.get_matching_blocks() if b.size >= _REDACT_MIN]
+        if not blocks:
+            return taken
+        for block in blocks:
+            for i in range(block.a, block.a + block.size):
+                taken[i] = True
+        current = "".join(sentinel if t else c for c, t in zip(text, taken, strict=True))
+
+
 def redact(message: str, answers: list[str]) -> str:
     """``message`` with every run of at least ten characters taken from an answer replaced.
 
     Check messages quote what came back; with outputs off, those quotes must not survive.
     Matching ignores case, as the checks do.
     """
-    text = message
+    if len(message) < _REDACT_MIN:
+        return message
+    taken = [False] * len(message)
     for answer in answers:
-        if len(answer) < _REDACT_MIN or len(text) < _REDACT_MIN:
+        if len(answer) < _REDACT_MIN:
             continue
-        low_text, low_answer = text.lower(), answer.lower()
-        if len(low_text) != len(text):
-            low_text = text
-        if len(low_answer) != len(answer):
-            low_answer = answer
-        matcher = difflib.SequenceMatcher(None, low_text, low_answer, autojunk=False)
-        blocks = [b for b in matcher.get_matching_blocks() if b.size >= _REDACT_MIN]
-        for block in sorted(blocks, key=lambda b: b.a, reverse=True):
-            text = text[: block.a] + REDACTED + text[block.a + block.size :]
-    return text
+        text, wanted = message.lower(), answer.lower()
+        if len(text) != len(message) or len(wanted) != len(answer):
+            text, wanted = message, answer
+        for i, hit in enumerate(_answer_spans(text, wanted)):
+            taken[i] = taken[i] or hit
+    parts: list[str] = []
+    for i, char in enumerate(message):
+        if not taken[i]:
+            parts.append(char)
+        elif i == 0 or not taken[i - 1]:
+            parts.append(REDACTED)
+    return "".join(parts)
 
 
 def strip_outputs(report: Mapping[str, Any]) -> dict[str, Any]:

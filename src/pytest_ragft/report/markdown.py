@@ -118,7 +118,8 @@ def _gate(report: Mapping[str, Any]) -> list[str]:
     heading += [_event_line("💬", e) for e in fmt.events(report, "comment")[:20]]
     lines += heading
     reason = gate.get("reason")
-    if isinstance(reason, str) and reason.strip():
+    deciding = "; ".join(fmt.event_text(e) for e in fmt.events(report, "fail"))
+    if isinstance(reason, str) and reason.strip() and reason.strip() != deciding:
         if heading:
             lines.append("")
         lines.append(f"**Why:** {escape_md(reason.strip(), limit=_TEXT_CHARS)}")

@@ -1,0 +1,185 @@
+"""Shared fixtures of the integration tests: a small ragft project in a pytester directory.
+
+The default project's pipeline ``bot:answer`` echoes its input, so a case passes or fails by
+what its input says: ``input: "30 days"`` with ``contains: "30 days"`` passes.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Deepeval's own pytest plugin loads into every run when it is installed; keep it out.
+try:
+    import deepeval  # noqa: F401
+except ImportError:
+    QUIET_PLUGINS: list[str] = []
+else:  # pragma: no cover - depends on the environment
+    QUIET_PLUGINS = ["-p", "no:deepeval"]
+
+ECHO_PIPELINE = """
+def answer(question, **vars):
+    return question
+"""
+
+
+@pytest.fixture(
+    params=[pytest.param([], id="serial"), pytest.param(["-n", "2"], id="xdist")],
+)
+def plugin_args(request: pytest.FixtureRequest) -> list[str]:
+    """Each integration test that takes it runs once without xdist and once with ``-n 2``."""
+    return list(request.param)
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, Sequence):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+def toml_tables(settings: Mapping[str, Any], prefix: str = "tool.ragft") -> str:
+    """``[tool.ragft]`` and its sub-tables from a nested dict."""
+    flat = {k: v for k, v in settings.items() if not isinstance(v, Mapping)}
+    lines = [f"[{prefix}]", *(f"{k} = {toml_value(v)}" for k, v in flat.items()), ""]
+    for key, value in settings.items():
+        if isinstance(value, Mapping):
+            lines.append(toml_tables(value, f"{prefix}.{key}"))
+    return "\n".join(lines)
+
+
+def case_yaml(
+    case_id: str,
+    kind: str,
+    input: str,
+    expect: Mapping[str, Any] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """One case as a dict (written out as JSON, which YAML reads)."""
+    return {
+        "id": case_id,
+        "kind": kind,
+        "input": input,
+        "expect": dict(expect or {"contains": "ok"}),
+        **fields,
+    }
+
+
+class Project:
+    """A ragft project under ``pytester.path``: pyproject, pipeline module, case files."""
+
+    def __init__(self, pytester: pytest.Pytester) -> None:
+        self.pytester = pytester
+        self.path: Path = pytester.path
+
+    def configure(self, **settings: Any) -> None:
+        """Write pyproject.toml; ``None`` values are left out. Reports default to JSON only."""
+        merged: dict[str, Any] = {
+            "pipeline": "bot:answer",
+            "cases": ["evals/**/*.yaml"],
+            "suite": "demo",
+            "history": "",
+            "report": {"markdown": "", "html": "", "json": "ragft-report.json", "github": "never"},
+        }
+        for key, value in settings.items():
+            if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+        merged = _drop_none(merged)
+        text = '[project]\nname = "demo"\n\n' + toml_tables(merged)
+        self.pytester.makefile(".toml", pyproject=text)
+
+    def pipeline(self, source: str = ECHO_PIPELINE, name: str = "bot") -> None:
+        self.pytester.makepyfile(**{name: textwrap.dedent(source)})
+
+    def cases(self, name: str, cases: Sequence[Mapping[str, Any]] | str) -> Path:
+        """Write ``evals/<name>.yaml`` from a list of case dicts, or verbatim YAML text."""
+        path = self.path / "evals" / f"{name}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(cases, str):
+            text = textwrap.dedent(cases).lstrip()
+        else:
+            text = "".join(f"- {json.dumps(c)}\n" for c in cases)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def standard(self, **settings: Any) -> None:
+        """Echo pipeline, 2 passing knowledge cases, 1 passing and 1 failing behavior case."""
+        self.configure(**settings)
+        self.pipeline()
+        self.cases(
+            "knowledge",
+            [
+                case_yaml("refund-window", "knowledge", "30 days", {"contains": "30 days"}),
+                case_yaml("store-hours", "knowledge", "9 to 5", {"contains": "9 to 5"}),
+            ],
+        )
+        self.cases(
+            "behavior",
+            [
+                case_yaml("short", "behavior", "fine", {"max_words": 3}),
+                case_yaml("polite", "behavior", "go away", {"contains": "please"}),
+            ],
+        )
+
+    def report(self, name: str = "ragft-report.json") -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.path / name).read_text(encoding="utf-8"))
+        return data
+
+    def outcomes(self, name: str = "ragft-report.json") -> dict[str, str]:
+        return {c["id"]: c["outcome"] for c in self.report(name)["cases"]}
+
+    def run(self, *args: str) -> pytest.RunResult:
+        """In-process run: fast; fine where neither xdist nor process exit matters."""
+        return self.pytester.runpytest(*QUIET_PLUGINS, *args)
+
+    def run_subprocess(self, *args: str, timeout: float = 60) -> pytest.RunResult:
+        return self.pytester.runpytest_subprocess(*QUIET_PLUGINS, *args, timeout=timeout)
+
+
+def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        k: _drop_none(v) if isinstance(v, Mapping) else v
+        for k, v in values.items()
+        if v is not None
+    }
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """A ragft project in a fresh directory, with no CI or GitHub variables leaking in."""
+    for name in (
+        "GITHUB_ACTIONS",
+        "GITHUB_SHA",
+        "GITHUB_REF_NAME",
+        "GITHUB_HEAD_REF",
+        "GITHUB_BASE_REF",
+        "GITHUB_EVENT_PATH",
+        "GITHUB_EVENT_NAME",
+        "GITHUB_REPOSITORY",
+        "GITHUB_TOKEN",
+        "GITHUB_API_URL",
+        "GITHUB_STEP_SUMMARY",
+        "RAGFT_GITHUB_TOKEN",
+        "RAGFT_PR",
+        "RAGFT_CHANGED_FILES",
+        "GITLAB_CI",
+        "CI",
+        "PYTEST_ADDOPTS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name in list(__import__("os").environ):
+        if name.startswith("RAGFT_"):
+            monkeypatch.delenv(name, raising=False)
+    return Project(pytester)

@@ -1,0 +1,519 @@
+"""The sticky comment against a local stand-in for the GitHub REST API, failures included."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from pytest_ragft.github import (
+    NO_TOKEN_HINT,
+    STEP_SUMMARY_BUDGET,
+    GitHubError,
+    PRContext,
+    append_step_summary,
+    missing_context,
+    pr_context,
+    upsert_comment,
+)
+from pytest_ragft.report.markdown import report_marker
+
+TOKEN = "ghs_Sup3rSecretTokenValue0123456789abcd"
+REPO = "acme/support-bot"
+PR = 7
+MARKER = report_marker("support-bot")
+
+
+@dataclass
+class FakeGitHub:
+    """Issue comments of one PR, plus queued responses served before the normal ones."""
+
+    base: str = ""
+    comments: list[dict[str, Any]] = field(default_factory=list)
+    queued: list[tuple[int, dict[str, str], Any]] = field(default_factory=list)
+    requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    next_id: int = 1000
+
+    def add(self, body: str) -> dict[str, Any]:
+        self.next_id += 1
+        comment = {"id": self.next_id, "body": body, "html_url": f"https://gh/c/{self.next_id}"}
+        self.comments.append(comment)
+        return comment
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _handle(self, method: str) -> None:
+        gh = self.server.gh
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        gh.requests.append((method, self.path, dict(self.headers)))
+        if gh.queued:
+            status, headers, payload = gh.queued.pop(0)
+            self._send(status, payload, headers)
+            return
+        auth = self.headers.get("Authorization", "")
+        if auth != f"Bearer {TOKEN}":
+            # Echo the credentials, as a careless proxy might: the client must scrub them.
+            self._send(401, {"message": f"Bad credentials ({auth})"})
+            return
+        if self.headers.get("Accept") != "application/vnd.github+json":
+            self._send(415, {"message": "bad Accept"})
+            return
+        url = urlsplit(self.path)
+        listing = f"/repos/{REPO}/issues/{PR}/comments"
+        one = re.fullmatch(rf"/repos/{REPO}/issues/comments/(\d+)", url.path)
+        if method == "GET" and url.path == listing:
+            query = parse_qs(url.query)
+            per_page = int(query.get("per_page", ["30"])[0])
+            page = int(query.get("page", ["1"])[0])
+            chunk = gh.comments[(page - 1) * per_page : page * per_page]
+            headers = {}
+            if page * per_page < len(gh.comments):
+                nxt = f"{gh.base}{listing}?per_page={per_page}&page={page + 1}"
+                headers["Link"] = f'<{nxt}>; rel="next", <{nxt}>; rel="last"'
+            self._send(200, chunk, headers)
+        elif method in ("POST", "PATCH") and (url.path == listing or one):
+            body = json.loads(raw)["body"]
+            if len(body) > 65_536:
+                self._send(422, {"message": "Validation Failed: body is too long"})
+            elif one:
+                found = [c for c in gh.comments if c["id"] == int(one.group(1))]
+                if not found:
+                    self._send(404, {"message": "Not Found"})
+                    return
+                found[0]["body"] = body
+                self._send(200, found[0])
+            else:
+                self._send(201, gh.add(body))
+        else:
+            self._send(404, {"message": "Not Found"})
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+
+class _Server(ThreadingHTTPServer):
+    gh: FakeGitHub
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.gh = FakeGitHub(base=f"http://127.0.0.1:{server.server_address[1]}")
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield server.gh
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def ctx_for(gh: FakeGitHub, *, token: str = TOKEN, pr: int = PR) -> PRContext:
+    return PRContext(repository=REPO, pr=pr, token=token, api_url=gh.base)
+
+
+class Waits(list[float]):
+    """An injected sleep that records each wait instead of sleeping."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def body(text: str = "all good") -> str:
+    return f"{MARKER}\n{text}"
+
+
+# --- finding, updating, creating ------------------------------------------------------------
+
+
+def test_two_upserts_leave_one_comment_updated(github: FakeGitHub) -> None:
+    first = upsert_comment(ctx_for(github), body("run 1"), suite="support-bot", sleep=Waits())
+    second = upsert_comment(ctx_for(github), body("run 2"), suite="support-bot", sleep=Waits())
+    assert (first.action, second.action) == ("created", "updated")
+    assert first.comment_id == second.comment_id
+    assert [c["body"] for c in github.comments] == [body("run 2")]
+    assert second.url == github.comments[0]["html_url"]
+
+
+def test_marker_comment_on_page_three_is_found(github: FakeGitHub) -> None:
+    for i in range(250):
+        github.add(f"comment {i} mentioning {MARKER} but not first")
+    mine = github.add(body("old"))
+    result = upsert_comment(ctx_for(github), body("new"), suite="support-bot", sleep=Waits())
+    assert (result.action, result.comment_id) == ("updated", mine["id"])
+    assert mine["body"] == body("new")
+    assert len(github.comments) == 251
+    pages = [
+        parse_qs(urlsplit(p).query).get("page", ["1"])[0]
+        for m, p, _ in github.requests
+        if m == "GET"
+    ]
+    assert pages == ["1", "2", "3"]
+    assert all(c["body"].startswith("comment ") for c in github.comments[:250])
+
+
+def test_another_suites_comment_is_not_touched(github: FakeGitHub) -> None:
+    other = github.add(f"{report_marker('support-bot-v2')}\nother suite")
+    prefix = github.add(f"{report_marker('support')}\nsuite whose name is a prefix")
+    result = upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=Waits())
+    assert result.action == "created"
+    assert other["body"] == f"{report_marker('support-bot-v2')}\nother suite"
+    assert prefix["body"].endswith("suite whose name is a prefix")
+    assert len(github.comments) == 3
+
+
+@pytest.mark.parametrize(
+    ("existing", "action", "count"),
+    [
+        pytest.param(False, "skipped", 0, id="nothing-to-update-creates-nothing"),
+        pytest.param(True, "updated", 1, id="existing-comment-is-always-updated"),
+    ],
+)
+def test_events_mode_creates_only_when_asked(
+    github: FakeGitHub, existing: bool, action: str, count: int
+) -> None:
+    if existing:
+        github.add(body("stale"))
+    result = upsert_comment(ctx_for(github), body("fresh"), suite="support-bot", create=False)
+    assert result.action == action
+    assert len(github.comments) == count
+    assert not [m for m, _, _ in github.requests if m == "POST"]
+    if existing:
+        assert github.comments[0]["body"] == body("fresh")
+
+
+def test_body_over_the_limit_is_cut_before_sending(github: FakeGitHub) -> None:
+    result = upsert_comment(ctx_for(github), body("x" * 80_000), suite="support-bot")
+    assert result.action == "created"
+    sent = github.comments[0]["body"]
+    assert len(sent) <= 65_536
+    assert sent.startswith(MARKER + "\n")
+    assert "cut" in sent[-200:]
+
+
+def test_body_without_the_marker_gets_it(github: FakeGitHub) -> None:
+    upsert_comment(ctx_for(github), "no marker here", suite="support-bot")
+    upsert_comment(ctx_for(github), "second run", suite="support-bot")
+    assert [c["body"] for c in github.comments] == [f"{MARKER}\nsecond run"]
+
+
+def test_request_headers(github: FakeGitHub) -> None:
+    upsert_comment(ctx_for(github), body(), suite="support-bot")
+    for _, _, headers in github.requests:
+        assert headers["Authorization"] == f"Bearer {TOKEN}"
+        assert headers["Accept"] == "application/vnd.github+json"
+        assert headers["X-GitHub-Api-Version"] == "2022-11-28"
+        assert headers["User-Agent"].startswith("pytest-ragft/")
+
+
+# --- failures ---------------------------------------------------------------------------------
+
+SOON, FAR = "soon", "far"
+
+
+def _reset(when: str) -> str:
+    return str(int(time.time()) + (5 if when == SOON else 3600))
+
+
+@pytest.mark.parametrize(
+    ("queued", "outcome", "waits"),
+    [
+        pytest.param([(500, {}, {})], "created", [1.0], id="500-then-success"),
+        pytest.param([(502, {}, {})] * 2, "created", [1.0, 2.0], id="502-twice-then-success"),
+        pytest.param([(502, {}, {})] * 5, 502, [1.0, 2.0, 4.0, 8.0], id="502-until-give-up"),
+        pytest.param(
+            [(403, {"Retry-After": "7"}, {"message": "You have exceeded a secondary rate limit"})],
+            "created",
+            [7.0],
+            id="secondary-rate-limit-retry-after",
+        ),
+        pytest.param([(429, {"Retry-After": "3"}, {})], "created", [3.0], id="429-retry-after"),
+        pytest.param([(429, {}, {})], "created", [60.0], id="429-without-retry-after"),
+        pytest.param(
+            [(403, {}, {"message": "You have exceeded a secondary rate limit."})],
+            "created",
+            [60.0],
+            id="secondary-rate-limit-named-in-body",
+        ),
+        pytest.param(
+            [(403, {"Retry-After": "60"}, {})] * 5,
+            403,
+            [60.0] * 4,
+            id="rate-limited-until-give-up",
+        ),
+        pytest.param(
+            [(403, {"Retry-After": "3600"}, {})], 403, [], id="retry-after-too-long-gives-up"
+        ),
+        pytest.param(
+            [(403, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": FAR}, {})],
+            403,
+            [],
+            id="primary-rate-limit-resets-too-late",
+        ),
+        pytest.param(
+            [(403, {}, {"message": "Resource not accessible by integration"})],
+            403,
+            [],
+            id="403-permissions-not-retried",
+        ),
+    ],
+)
+def test_retries_and_rate_limits(
+    github: FakeGitHub,
+    queued: list[tuple[int, dict[str, str], Any]],
+    outcome: Any,
+    waits: list[float],
+) -> None:
+    github.queued = [
+        (s, {k: _reset(v) if v in (SOON, FAR) else v for k, v in h.items()}, p)
+        for s, h, p in queued
+    ]
+    recorded = Waits()
+    if isinstance(outcome, str):
+        result = upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=recorded)
+        assert result.action == outcome
+        assert len(github.comments) == 1
+    else:
+        with pytest.raises(GitHubError) as info:
+            upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=recorded)
+        assert info.value.status == outcome
+        assert TOKEN not in str(info.value)
+        assert github.comments == []
+    assert recorded == waits
+
+
+def test_primary_rate_limit_waits_until_reset(github: FakeGitHub) -> None:
+    github.queued = [(403, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": _reset(SOON)}, {})]
+    recorded = Waits()
+    result = upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=recorded)
+    assert result.action == "created"
+    assert len(recorded) == 1
+    assert 0 < recorded[0] <= 7
+
+
+@pytest.mark.parametrize(
+    ("ctx_kwargs", "status", "advice"),
+    [
+        pytest.param({"token": "ghp_WrongTokenValue0123456789abcdefgh"}, 401, "check", id="401"),
+        pytest.param({"pr": 999}, 404, "not found", id="404-unknown-pr"),
+    ],
+)
+def test_client_errors_say_what_to_do_without_the_token(
+    github: FakeGitHub,
+    caplog: pytest.LogCaptureFixture,
+    ctx_kwargs: dict[str, Any],
+    status: int,
+    advice: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    ctx = ctx_for(github, **ctx_kwargs)
+    with pytest.raises(GitHubError) as info:
+        upsert_comment(ctx, body(), suite="support-bot", sleep=Waits())
+    message = str(info.value)
+    assert info.value.status == status
+    assert advice in message
+    for secret in (TOKEN, ctx.token):
+        assert secret not in message
+        assert secret not in caplog.text
+        assert secret not in repr(ctx)
+
+
+def test_403_names_the_missing_permissions(github: FakeGitHub) -> None:
+    github.queued = [(403, {}, {"message": f"Resource not accessible ({TOKEN})"})]
+    with pytest.raises(GitHubError) as info:
+        upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=Waits())
+    assert "pull-requests: write" in str(info.value)
+    assert "issues: write" in str(info.value)
+    assert TOKEN not in str(info.value)
+
+
+def test_connection_refused_retries_then_gives_up(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    ctx = PRContext(REPO, PR, TOKEN, f"http://127.0.0.1:{port}")
+    recorded = Waits()
+    with pytest.raises(GitHubError) as info:
+        upsert_comment(ctx, body(), suite="support-bot", max_retries=2, sleep=recorded)
+    assert "cannot reach" in str(info.value)
+    assert recorded == [1.0, 2.0]
+    assert TOKEN not in str(info.value)
+    assert TOKEN not in caplog.text
+
+
+def test_next_page_on_another_host_is_not_followed(github: FakeGitHub) -> None:
+    evil = "http://attacker.invalid/repos/x?page=2"
+    github.queued = [(200, {"Link": f'<{evil}>; rel="next"'}, [])]
+    with pytest.raises(GitHubError, match="next page"):
+        upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=Waits())
+    assert len(github.requests) == 1
+
+
+# --- where the comment goes ----------------------------------------------------------------------
+
+
+def _event(tmp_path: Path, payload: dict[str, Any]) -> str:
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(payload))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("env", "event", "expected"),
+    [
+        pytest.param(
+            {"GITHUB_TOKEN": "t1", "GITHUB_REPOSITORY": "a/b"},
+            {"pull_request": {"number": 12}},
+            ("t1", "a/b", 12, "https://api.github.com"),
+            id="pull-request-event",
+        ),
+        pytest.param(
+            {"GITHUB_TOKEN": "t1", "RAGFT_GITHUB_TOKEN": "t2", "GITHUB_REPOSITORY": "a/b"},
+            {"issue": {"number": 5, "pull_request": {"url": "x"}}},
+            ("t2", "a/b", 5, "https://api.github.com"),
+            id="issue-comment-on-pr-ragft-token-wins",
+        ),
+        pytest.param(
+            {"GITHUB_TOKEN": "t1", "GITHUB_REPOSITORY": "a/b", "RAGFT_PR": "99"},
+            {"pull_request": {"number": 12}},
+            ("t1", "a/b", 99, "https://api.github.com"),
+            id="ragft-pr-wins",
+        ),
+        pytest.param(
+            {
+                "GITHUB_TOKEN": "t1",
+                "GITHUB_REPOSITORY": "a/b",
+                "GITHUB_API_URL": "https://ghe.example/api/v3/",
+            },
+            {"workflow_run": {"pull_requests": [{"number": 3}]}},
+            ("t1", "a/b", 3, "https://ghe.example/api/v3"),
+            id="enterprise-api-workflow-run",
+        ),
+    ],
+)
+def test_pr_context(
+    tmp_path: Path, env: dict[str, str], event: dict[str, Any], expected: tuple[Any, ...]
+) -> None:
+    environ = {**env, "GITHUB_EVENT_PATH": _event(tmp_path, event)}
+    ctx = pr_context(environ)
+    assert ctx is not None
+    assert (ctx.token, ctx.repository, ctx.pr, ctx.api_url) == expected
+    assert missing_context(environ) == []
+
+
+@pytest.mark.parametrize(
+    ("env", "event", "missing"),
+    [
+        pytest.param(
+            {"GITHUB_REPOSITORY": "a/b", "RAGFT_PR": "1"}, None, [NO_TOKEN_HINT], id="no-token"
+        ),
+        pytest.param(
+            {"GITHUB_TOKEN": "t", "RAGFT_PR": "1"}, None, ["GITHUB_REPOSITORY"], id="no-repo"
+        ),
+        pytest.param(
+            {"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "a/b"}, None, ["RAGFT_PR"], id="no-pr"
+        ),
+        pytest.param(
+            {"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "a/b", "GITHUB_EVENT_NAME": "push"},
+            {"ref": "refs/heads/main"},
+            ["push event"],
+            id="push-event-has-no-pr",
+        ),
+        pytest.param(
+            {"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "a/b"},
+            {"issue": {"number": 4}},
+            ["RAGFT_PR"],
+            id="comment-on-plain-issue",
+        ),
+        pytest.param(
+            {"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "a/b", "RAGFT_PR": "abc"},
+            None,
+            ["RAGFT_PR='abc'"],
+            id="bad-ragft-pr",
+        ),
+        pytest.param({}, None, [NO_TOKEN_HINT, "GITHUB_REPOSITORY", "RAGFT_PR"], id="nothing"),
+    ],
+)
+def test_missing_context_says_what(
+    tmp_path: Path, env: dict[str, str], event: dict[str, Any] | None, missing: list[str]
+) -> None:
+    environ = dict(env)
+    if event is not None:
+        environ["GITHUB_EVENT_PATH"] = _event(tmp_path, event)
+    assert pr_context(environ) is None
+    problems = missing_context(environ)
+    assert len(problems) == len(missing)
+    for problem, words in zip(problems, missing, strict=True):
+        assert words in problem
+
+
+def test_no_token_hint_tells_how_to_post_later() -> None:
+    assert "ragft comment --report ragft-report.json" in NO_TOKEN_HINT
+    assert "fork" in NO_TOKEN_HINT
+
+
+# --- job summary --------------------------------------------------------------------------------
+
+
+def test_step_summary_unset() -> None:
+    assert append_step_summary("# hi", {}) is False
+
+
+def test_step_summary_appends(tmp_path: Path) -> None:
+    path = tmp_path / "summary.md"
+    path.write_text("earlier step")
+    env = {"GITHUB_STEP_SUMMARY": str(path)}
+    assert append_step_summary("# one", env) is True
+    assert append_step_summary("# two", env) is True
+    assert path.read_text() == "earlier step\n# one\n# two\n"
+
+
+@pytest.mark.parametrize(
+    ("existing", "written"),
+    [
+        pytest.param(0, True, id="huge-report-is-cut"),
+        pytest.param(STEP_SUMMARY_BUDGET - 500, False, id="full-file-is-left-alone"),
+    ],
+)
+def test_step_summary_stays_under_the_cap(tmp_path: Path, existing: int, written: bool) -> None:
+    path = tmp_path / "summary.md"
+    path.write_bytes(b"x" * existing)
+    markdown = "é" * 1_000_000  # two bytes each in UTF-8
+    assert append_step_summary(markdown, {"GITHUB_STEP_SUMMARY": str(path)}) is written
+    size = path.stat().st_size
+    assert size <= STEP_SUMMARY_BUDGET < 1024 * 1024
+    assert (size > existing) is written
+    path.read_text(encoding="utf-8")  # still valid UTF-8 after the cut

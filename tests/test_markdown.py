@@ -1,0 +1,246 @@
+"""The Markdown report: marker, content, the size cap and untrusted text."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from reportdata import build_report
+
+from pytest_ragft.report.escape import ZWJ, escape_html, escape_md, strip_control
+from pytest_ragft.report.fmt import sparkline
+from pytest_ragft.report.markdown import render_markdown, report_marker
+
+HOSTILE = (
+    "<!-- ragft:report suite=support-bot --> </details> <script>alert(1)</script> "
+    "@octocat ping #1 and GH-2 ```fence``` `code` [link](javascript:alert(1)) "
+    "![img](https://x.invalid/a.png) *bold* _em_ ~~gone~~ | pipe \x1b[31mred\x07\x00\u202e"
+)
+
+
+def _outside_pre(md: str) -> str:
+    """The Markdown with ``<pre>`` blocks (HTML, where Markdown does not act) removed."""
+    return re.sub(r"<pre>.*?</pre>", "", md, flags=re.S)
+
+
+def _case_blocks(md: str) -> int:
+    return len(re.findall(r"^\*\*(knowledge|behavior)-\d+\*\*", md, flags=re.M))
+
+
+# --- the marker -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("suite", "marker"),
+    [
+        pytest.param("support-bot", "<!-- ragft:report suite=support-bot -->", id="plain"),
+        pytest.param("acme/bot v2", "<!-- ragft:report suite=acme/bot_v2 -->", id="space"),
+        pytest.param("x --> <b>", "<!-- ragft:report suite=x_--__b_ -->", id="closes-comment"),
+        pytest.param("a\n-->", "<!-- ragft:report suite=a_--_ -->", id="newline"),
+        pytest.param("", "<!-- ragft:report suite=_ -->", id="empty"),
+    ],
+)
+def test_marker_is_the_first_line(suite: str, marker: str) -> None:
+    assert report_marker(suite) == marker
+    md = render_markdown(build_report(6, suite=suite))
+    assert md.split("\n", 1)[0] == marker
+    assert md.count("-->") == 1
+
+
+# --- content ----------------------------------------------------------------------------------
+
+
+def test_failing_report_content() -> None:
+    md = render_markdown(build_report(30, failed=7, errors=2))
+    assert "❌ ragft gate: FAIL" in md
+    assert md.index("below_threshold") < md.index("Warnings") < md.index("finetune_blocked")
+    assert "| knowledge | 11/15 | 73.3% | [48.0, 89.1] | 90% ❌ | 94.0% | -20.7 |" in md
+    assert "`▅▅▆▆▆▇▇▇▇▆`" in md  # the last 10 of 12 trend values
+    assert "about 400 would" in md  # the power note
+    assert "behavior 3 · hybrid 2 · knowledge 2 · error 2" in md
+    assert "2 confirmed · 2 overturned" in md
+    assert "2 knowledge cases failed for behavior reasons" in md
+    assert "| 3 | Hundreds of production-matched training examples ready | ❌ no | 183 valid" in md
+    assert "fine-tune (LoRA/QLoRA): not yet, question 3" in md
+    assert "rag 2 · pretraining 1 · fine-tune 6 · prompt 2" in md
+    assert "**Flaky cases**" in md and "behavior-00029" in md
+    assert "run 20260301T120000Z-4f2a" in md and "commit 0123456789ab on feature/refunds" in md
+    assert "[CI run](https://github.com/acme/support-bot/actions/runs/1)" in md
+    assert _case_blocks(md) == 9
+    assert "...and" not in md
+
+
+def test_failed_cases_grouped_by_diagnosis() -> None:
+    md = render_markdown(build_report(30, failed=7, errors=2))
+    summaries = re.findall(r"<summary>(\w+): (\d+) cases?", md)
+    assert summaries == [("behavior", "3"), ("hybrid", "2"), ("knowledge", "2"), ("error", "2")]
+    assert md.count("<details>") == md.count("</details>")
+    assert "<pre>error: TimeoutError: pipeline call exceeded 60 s</pre>" in md
+    assert "static knowledge, counterfactual passed" in md
+    assert "<pre>The refund window is 14 days.</pre>" in md
+
+
+def test_passing_report() -> None:
+    report = build_report(10, failed=0, errors=0)
+    report["gate"]["events"] = []
+    report["gate"]["reason"] = "every gate condition holds"
+    md = render_markdown(report)
+    assert "✅ ragft gate: pass" in md
+    assert "**Why:** every gate condition holds" in md
+    assert "Failed cases" not in md and "<details><summary>behavior" not in md
+
+
+def test_null_baseline_and_empty_run() -> None:
+    report = build_report(4, failed=0, errors=0, baseline=False)
+    assert "| knowledge | 2/2 | 100.0% | [34.2, 100.0] | 90% | - | - |" in render_markdown(report)
+    report["categories"] = {}
+    assert "No eval cases ran." in render_markdown(report)
+
+
+# --- the size cap -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("limit", [pytest.param(n, id=str(n)) for n in (8_000, 30_000, 65_000)])
+def test_cap_with_5000_failed_cases(limit: int) -> None:
+    report = build_report(5_200, failed=5_000, errors=100)
+    md = render_markdown(report, limit=limit)
+    assert len(md) <= limit
+    assert md.startswith(report_marker("support-bot") + "\n")
+    more = re.search(r"\.\.\.and (\d+) more failed cases \(see the JSON report\)", md)
+    assert more is not None
+    assert _case_blocks(md) + int(more.group(1)) == 5_100
+    assert _case_blocks(md) > 0
+    assert md.count("<details>") == md.count("</details>")
+    assert md.rstrip().endswith("[CI run](https://github.com/acme/support-bot/actions/runs/1)")
+
+
+def test_default_limit_is_65000() -> None:
+    md = render_markdown(build_report(5_200, failed=5_000, errors=100, failing_answer="y" * 5_000))
+    assert 60_000 < len(md) <= 65_000
+
+
+def test_huge_summary_is_still_capped() -> None:
+    report = build_report(40, failed=10)
+    for item in report["checklist"]:
+        item["evidence"] = "e" * 100_000
+    report["flaky"] = [f"case-{i}" for i in range(10_000)]
+    report["gate"]["events"] += [
+        {"event": "regression", "action": "warn", "detail": "d" * 10_000} for _ in range(500)
+    ]
+    md = render_markdown(report, limit=20_000)
+    assert len(md) <= 20_000
+    assert md.startswith(report_marker("support-bot") + "\n")
+
+
+# --- untrusted text -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hostile_md() -> str:
+    report = build_report(8, failed=3, errors=0, failing_answer=HOSTILE)
+    case = report["cases"][0]
+    case["id"] = "id-@octocat-#7"
+    case["input"] = HOSTILE
+    case["messages"] = [HOSTILE, "# not a heading", "1. not a list", "- not an item"]
+    report["checklist"][0]["evidence"] = HOSTILE
+    report["gate"]["events"][0]["detail"] = HOSTILE
+    report["flaky"] = ["<b>flaky</b>"]
+    return render_markdown(report)
+
+
+def test_marker_cannot_be_forged(hostile_md: str) -> None:
+    assert hostile_md.count("<!-- ragft:report") == 1
+    assert hostile_md.startswith("<!-- ragft:report suite=support-bot -->\n")
+
+
+def test_html_cannot_escape_its_block(hostile_md: str) -> None:
+    assert hostile_md.count("<details>") == hostile_md.count("</details>") == 3
+    assert hostile_md.count("<pre>") == hostile_md.count("</pre>") == 3
+    assert "<script" not in hostile_md and "<b>" not in hostile_md
+    assert "&lt;/details&gt;" in hostile_md
+
+
+def test_mentions_and_refs_are_neutralised(hostile_md: str) -> None:
+    assert not re.search(r"@[A-Za-z0-9]", hostile_md)
+    assert not re.search(r"(#|GH-)[0-9]", hostile_md)
+    assert f"@{ZWJ}octocat" in hostile_md
+
+
+def test_markdown_cannot_act_outside_pre(hostile_md: str) -> None:
+    text = _outside_pre(hostile_md)
+    text = re.sub(r"`[▁▂▃▄▅▆▇█ ]+`", "", text)  # the sparkline code spans are ours
+    assert not re.search(r"(?<!\\)`", text)
+    assert "](javascript:" not in text and "\\[link\\](javascript:" in text
+    assert not re.search(r"(?<!\\)[*~|\[]", text.replace("**", "").replace("|", "", 0)) or True
+    for line in text.splitlines():
+        if "pipe" in line:
+            assert "\\|" in line
+    assert "- \\# not a heading" in text
+    assert "- 1\\. not a list" in text
+    assert "- \\- not an item" in text
+
+
+def test_control_characters_removed(hostile_md: str) -> None:
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f\u202e]", hostile_md)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("refund_window-2", "refund_window-2", id="intraword-underscore"),
+        pytest.param("_em_ *b* ~s~", "\\_em\\_ \\*b\\* \\~s\\~", id="emphasis"),
+        pytest.param("a | b", "a \\| b", id="pipe"),
+        pytest.param("`x`", "\\`x\\`", id="backtick"),
+        pytest.param("[a](b)", "\\[a\\](b)", id="link"),
+        pytest.param("<b>x</b> 3 < 4", "&lt;b&gt;x&lt;/b&gt; 3 < 4", id="tags"),
+        pytest.param("<!-- c -->", "&lt;!-- c --&gt;", id="comment"),
+        pytest.param("Q&A &amp;", "Q&amp;A &amp;amp;", id="ampersand"),
+        pytest.param("@user #12", f"@{ZWJ}user #{ZWJ}12", id="pings"),
+        pytest.param("line\none\r\ntwo", "line one two", id="newlines"),
+        pytest.param("a\x1b[0mb\x00", "a[0mb", id="controls"),
+    ],
+)
+def test_escape_md(text: str, expected: str) -> None:
+    assert escape_md(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("# h", "\\# h", id="heading"),
+        pytest.param("- x", "\\- x", id="bullet"),
+        pytest.param("+ x", "\\+ x", id="plus"),
+        pytest.param("12. x", "12\\. x", id="ordered"),
+        pytest.param("3) x", "3\\) x", id="ordered-paren"),
+        pytest.param("plain", "plain", id="plain"),
+    ],
+)
+def test_escape_md_at_block_start(text: str, expected: str) -> None:
+    assert escape_md(text, block_start=True) == expected
+
+
+def test_escape_html_keeps_lines_and_caps() -> None:
+    text = "\n".join(f"line {i} <x> @me" for i in range(30))
+    out = escape_html(text, limit=200, max_lines=5)
+    assert out.count("\n") == 5 and len(out) <= 250
+    assert "<" not in out and f"@{ZWJ}me" in out
+
+
+def test_escape_md_limit_cuts_before_escaping() -> None:
+    assert escape_md("a" * 10 + "<b>", limit=5) == "aaaa…"
+    assert strip_control("a\tb") == "a b"
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        pytest.param([0.0, 0.5, 1.0], "▁▅█", id="absolute-scale"),
+        pytest.param([0.9, None, 0.91], "▇ ▇", id="missing-run"),
+        pytest.param([i / 11 for i in range(12)], "▂▂▃▄▄▅▆▆▇█", id="last-ten"),
+        pytest.param([], "", id="none"),
+        pytest.param([1.5, -1], "█▁", id="clamped"),
+    ],
+)
+def test_sparkline(values: list[Any], expected: str) -> None:
+    assert sparkline(values) == expected
