@@ -14,6 +14,16 @@ from typing import Any
 
 import pytest
 
+# In-process pytester runs drop the modules a run imported when it ends. PyYAML's and
+# SQLAlchemy's compiled extensions cannot be imported twice, so a re-imported ``yaml`` would no
+# longer recognise its own exceptions: import them here, once, before any run.
+import sqlalchemy  # noqa: F401
+import yaml  # noqa: F401
+
+import pytest_ragft.cases  # noqa: F401
+import pytest_ragft.history  # noqa: F401
+import pytest_ragft.session  # noqa: F401
+
 # Deepeval's own pytest plugin loads into every run when it is installed; keep it out.
 try:
     import deepeval  # noqa: F401

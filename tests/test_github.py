@@ -6,6 +6,8 @@ import json
 import logging
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -517,3 +519,8 @@ def test_step_summary_stays_under_the_cap(tmp_path: Path, existing: int, written
     assert size <= STEP_SUMMARY_BUDGET < 1024 * 1024
     assert (size > existing) is written
     path.read_text(encoding="utf-8")  # still valid UTF-8 after the cut
+
+
+def test_importing_does_not_import_httpx() -> None:
+    code = "import sys, pytest_ragft.github; sys.exit('httpx' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -36,7 +36,7 @@ def _case_blocks(md: str) -> int:
     [
         pytest.param("support-bot", "<!-- ragft:report suite=support-bot -->", id="plain"),
         pytest.param("acme/bot v2", "<!-- ragft:report suite=acme/bot_v2 -->", id="space"),
-        pytest.param("x --> <b>", "<!-- ragft:report suite=x_--__b_ -->", id="closes-comment"),
+        pytest.param("x --> <b>", "<!-- ragft:report suite=x_--___b_ -->", id="closes-comment"),
         pytest.param("a\n-->", "<!-- ragft:report suite=a_--_ -->", id="newline"),
         pytest.param("", "<!-- ragft:report suite=_ -->", id="empty"),
     ],
@@ -55,8 +55,8 @@ def test_failing_report_content() -> None:
     md = render_markdown(build_report(30, failed=7, errors=2))
     assert "❌ ragft gate: FAIL" in md
     assert md.index("below_threshold") < md.index("Warnings") < md.index("finetune_blocked")
-    assert "| knowledge | 11/15 | 73.3% | [48.0, 89.1] | 90% ❌ | 94.0% | -20.7 |" in md
-    assert "`▅▅▆▆▆▇▇▇▇▆`" in md  # the last 10 of 12 trend values
+    assert "| knowledge | 10/15 | 66.7% | [41.7, 84.8] | 90% ❌ | 94.0% | -27.3 |" in md
+    assert "`▅▅▆▆▆▆▇▇▇▆`" in md  # the last 10 of 12 trend values
     assert "about 400 would" in md  # the power note
     assert "behavior 3 · hybrid 2 · knowledge 2 · error 2" in md
     assert "2 confirmed · 2 overturned" in md
@@ -155,7 +155,7 @@ def test_marker_cannot_be_forged(hostile_md: str) -> None:
 
 
 def test_html_cannot_escape_its_block(hostile_md: str) -> None:
-    assert hostile_md.count("<details>") == hostile_md.count("</details>") == 3
+    assert hostile_md.count("<details>") == hostile_md.count("</details>") == 4  # 3 + tags
     assert hostile_md.count("<pre>") == hostile_md.count("</pre>") == 3
     assert "<script" not in hostile_md and "<b>" not in hostile_md
     assert "&lt;/details&gt;" in hostile_md
@@ -171,11 +171,10 @@ def test_markdown_cannot_act_outside_pre(hostile_md: str) -> None:
     text = _outside_pre(hostile_md)
     text = re.sub(r"`[▁▂▃▄▅▆▇█ ]+`", "", text)  # the sparkline code spans are ours
     assert not re.search(r"(?<!\\)`", text)
-    assert "](javascript:" not in text and "\\[link\\](javascript:" in text
-    assert not re.search(r"(?<!\\)[*~|\[]", text.replace("**", "").replace("|", "", 0)) or True
-    for line in text.splitlines():
-        if "pipe" in line:
-            assert "\\|" in line
+    assert not re.search(r"(?<!\\)\]\(javascript:", text)
+    assert not re.search(r"(?<!\\)\[link", text)
+    for raw in ("*bold", "_em", "~~gone", "| pipe", "![img"):
+        assert not re.search(r"(?<![\\])" + re.escape(raw), text), raw
     assert "- \\# not a heading" in text
     assert "- 1\\. not a list" in text
     assert "- \\- not an item" in text
@@ -198,7 +197,7 @@ def test_control_characters_removed(hostile_md: str) -> None:
         pytest.param("Q&A &amp;", "Q&amp;A &amp;amp;", id="ampersand"),
         pytest.param("@user #12", f"@{ZWJ}user #{ZWJ}12", id="pings"),
         pytest.param("line\none\r\ntwo", "line one two", id="newlines"),
-        pytest.param("a\x1b[0mb\x00", "a[0mb", id="controls"),
+        pytest.param("a\x1b[0mb\x00\u202e", "a\\[0mb", id="controls"),
     ],
 )
 def test_escape_md(text: str, expected: str) -> None:
@@ -237,7 +236,7 @@ def test_escape_md_limit_cuts_before_escaping() -> None:
     [
         pytest.param([0.0, 0.5, 1.0], "▁▅█", id="absolute-scale"),
         pytest.param([0.9, None, 0.91], "▇ ▇", id="missing-run"),
-        pytest.param([i / 11 for i in range(12)], "▂▂▃▄▄▅▆▆▇█", id="last-ten"),
+        pytest.param([i / 11 for i in range(12)], "▂▃▄▄▅▅▆▇▇█", id="last-ten"),
         pytest.param([], "", id="none"),
         pytest.param([1.5, -1], "█▁", id="clamped"),
     ],

@@ -328,8 +328,11 @@ class RagftSession:
         body: str | None = None
         if "GITHUB_STEP_SUMMARY" in environ:
             body = render_markdown(report)
-            if github.append_step_summary(body, environ):
-                self.written.append("job summary: $GITHUB_STEP_SUMMARY")
+            try:
+                if github.append_step_summary(body, environ):
+                    self.written.append("job summary")
+            except OSError as exc:
+                self.notes.append(f"job summary not written: {exc}")
         if mode == "never":
             return
         ctx = github.pr_context(environ)

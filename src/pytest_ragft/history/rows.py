@@ -9,6 +9,7 @@ import copy
 import difflib
 import hashlib
 import json
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,6 +62,23 @@ def iso(moment: datetime | None) -> str | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat()
+
+
+def pack(report: Mapping[str, Any] | str) -> bytes:
+    """A report as stored: compact JSON, zlib-compressed (level 3: most of the gain, fast)."""
+    text = report if isinstance(report, str) else _dumps(report)
+    return zlib.compress(text.encode("utf-8"), 3)
+
+
+def _dumps(report: Mapping[str, Any]) -> str:
+    return json.dumps(report, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def unpack(blob: bytes | None) -> dict[str, Any] | None:
+    if blob is None:
+        return None
+    report: dict[str, Any] = json.loads(zlib.decompress(blob).decode("utf-8"))
+    return report
 
 
 def _answer_spans(text: str, answer: str) -> list[bool]:
@@ -177,7 +195,7 @@ def _result_rows(case: Mapping[str, Any]) -> list[dict[str, Any]]:
         "counterfactual": _text(case.get("counterfactual")),
         "input_hash": sha256(str(case.get("input", ""))),
     }
-    repeats = [r for r in case.get("repeats") or [] if isinstance(r, Mapping)]
+    repeats = [r for r in case.get("repeats") or [] if isinstance(r, dict)]
     if not repeats:
         return [
             {
@@ -216,12 +234,14 @@ def run_rows(report: Mapping[str, Any], *, store_outputs: bool) -> RunRows:
         if not report.get(key):
             raise HistoryError(f"run report has no {key!r}: it cannot be written to history")
     try:
-        # A JSON round trip: the stored report is exactly what a JSON reader will see later.
-        stored = json.loads(json.dumps(dict(report), default=str))
+        # A JSON round trip: the rows hold exactly what a JSON reader of the report sees later.
+        text = _dumps(report)
+        stored = json.loads(text)
     except (TypeError, ValueError) as exc:
         raise HistoryError(f"run report cannot be stored as JSON: {exc}") from None
     if not store_outputs:
         stored = strip_outputs(stored)
+        text = _dumps(stored)
     git = report.get("git") or {}
     ci = report.get("ci") or {}
     gate = report.get("gate") or {}
@@ -241,7 +261,7 @@ def run_rows(report: Mapping[str, Any], *, store_outputs: bool) -> RunRows:
         "plugin_version": _text(report.get("plugin_version")),
         "verdict": _text(gate.get("verdict")),
         "outputs_stored": store_outputs,
-        "report": stored,
+        "report": pack(text),
     }
     categories = [
         _category(str(kind), stats)
@@ -250,6 +270,6 @@ def run_rows(report: Mapping[str, Any], *, store_outputs: bool) -> RunRows:
     ]
     results: list[dict[str, Any]] = []
     for case in stored.get("cases") or []:
-        if isinstance(case, Mapping):
+        if isinstance(case, dict):
             results.extend(_result_rows(case))
     return RunRows(run=run, categories=categories, results=results)

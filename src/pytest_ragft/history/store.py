@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from pytest_ragft.history import engine as engines
 from pytest_ragft.history import migrations
 from pytest_ragft.history.errors import HistoryError
-from pytest_ragft.history.rows import RunRows, iso, run_rows
+from pytest_ragft.history.rows import RunRows, iso, run_rows, unpack
 from pytest_ragft.history.tables import categories, results, runs
 
 _NEWEST = (runs.c.started_at.desc(), runs.c.id.desc())
@@ -271,10 +271,14 @@ class HistoryStore:
         ]
 
     def _case_rows(
-        self, conn: sa.Connection, pks: Sequence[int], case_id: str | None
+        self,
+        conn: sa.Connection,
+        pks: Sequence[int],
+        case_id: str | None,
+        columns: Sequence[sa.ColumnElement[Any]] = tuple(results.c),
     ) -> dict[int, list[sa.Row[Any]]]:
         query = (
-            sa.select(results)
+            sa.select(*columns)
             .where(results.c.run_pk.in_(list(pks)))
             .order_by(results.c.run_pk, results.c.case_id, results.c.repeat)
         )
@@ -334,7 +338,7 @@ class HistoryStore:
             ).all()
             # Oldest first, so flips are counted in the order the runs happened.
             order = [r.id for r in reversed(picked)]
-            grouped = self._case_rows(conn, order, None)
+            grouped = self._case_rows(conn, order, None, _FLAKY_COLUMNS)
             return {pk: grouped[pk] for pk in order}
 
         by_run: dict[int, list[sa.Row[Any]]] = self._read(work)
@@ -350,8 +354,8 @@ class HistoryStore:
             query = query.where(runs.c.run_id == run_id)
         if suite is not None:
             query = query.where(runs.c.suite == suite)
-        report: dict[str, Any] | None = self._read(lambda conn: conn.execute(query).scalar())
-        return report
+        blob: bytes | None = self._read(lambda conn: conn.execute(query).scalar())
+        return unpack(blob)
 
     def export_jsonl(self, out: IO[str], suite: str | None = None) -> int:
         """Write the stored runs as JSON lines, oldest first; returns how many."""
@@ -361,14 +365,24 @@ class HistoryStore:
 
         def work(conn: sa.Connection) -> int:
             written = 0
-            for report in conn.execution_options(yield_per=50).execute(query).scalars():
-                out.write(json.dumps(report, ensure_ascii=False) + "\n")
+            for blob in conn.execution_options(yield_per=50).execute(query).scalars():
+                out.write(json.dumps(unpack(blob), ensure_ascii=False) + "\n")
                 written += 1
             return written
 
         count: int = self._read(work)
         return count
 
+
+_FLAKY_COLUMNS = (
+    results.c.run_pk,
+    results.c.case_id,
+    results.c.repeat,
+    results.c.kind,
+    results.c.outcome,
+    results.c.case_outcome,
+    results.c.input_hash,
+)
 
 _ROW_COLUMNS = (
     runs.c.id,

@@ -14,7 +14,7 @@ SCHEMA_VERSION = 1
 
 metadata = sa.MetaData()
 
-# JSON in SQLite (text), JSONB in PostgreSQL so teams can query reports in SQL.
+# JSON in SQLite (text), JSONB in PostgreSQL so teams can query results in SQL.
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 schema_version = sa.Table(
@@ -43,7 +43,9 @@ runs = sa.Table(
     sa.Column("plugin_version", sa.String(40), nullable=True),
     sa.Column("verdict", sa.String(8), nullable=True),
     sa.Column("outputs_stored", sa.Boolean, nullable=False),
-    sa.Column("report", JSONType, nullable=False),
+    # The whole report as zlib-compressed JSON: reports are regenerated from it, and it is most
+    # of a run's size (answers compress about tenfold).
+    sa.Column("report", sa.LargeBinary, nullable=False),
 )
 sa.Index("ix_ragft_runs_suite_branch_started", runs.c.suite, runs.c.branch, runs.c.started_at)
 sa.Index("ix_ragft_runs_suite_started", runs.c.suite, runs.c.started_at)
@@ -86,4 +88,3 @@ results = sa.Table(
     sa.Column("input_hash", sa.String(64), nullable=False),
 )
 sa.Index("ix_ragft_results_run_case", results.c.run_pk, results.c.case_id)
-sa.Index("ix_ragft_results_case_run", results.c.case_id, results.c.run_pk)

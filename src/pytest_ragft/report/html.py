@@ -51,8 +51,8 @@ FILTERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 KIND_COLORS = {"knowledge": "#1d4ed8", "behavior": "#7e22ce"}
 
 # Chart geometry, in SVG user units.
-CHART_W, CHART_H = 640, 210
-PAD_L, PAD_R, PAD_T, PAD_B = 48, 18, 14, 34
+CHART_W, CHART_H = 520, 210
+PAD_L, PAD_R, PAD_T, PAD_B = 46, 14, 16, 32
 
 
 def render_html(report: Mapping[str, Any]) -> str:
@@ -466,7 +466,7 @@ def _checklist(report: Mapping[str, Any]) -> str:
         title = answer.get("title") or QUESTION_TITLES.get(key, key)
         word = _text(answer.get("answer")) or "unknown"
         items.append(
-            f'<li class="answer answer-{_token(word)}">'
+            "<li>"
             f'<span class="qnum">{_e(answer.get("question"))}</span>'
             f'<div><p class="question">{_e(title)} {_badge(word, "answer-" + _token(word))}</p>'
             f'<p class="evidence">{_e(answer.get("evidence"))}</p></div></li>'
@@ -561,8 +561,8 @@ def _case(case: Mapping[str, Any]) -> str:
     ratio = _num(case.get("pass_ratio"))
     head = (
         f'<h3 class="case-id"><code>{_e(case.get("id"))}</code></h3>'
-        + _badge(kind, f"kind-{_token(kind)}")
-        + _badge(diagnosis, f"diag-{_token(diagnosis)}")
+        + _badge(f"{kind} case", "kind")
+        + _badge(f"diagnosed {diagnosis}", f"diag-{_token(diagnosis)}")
         + _badge(outcome, f"outcome-{_token(outcome)}")
         + (
             f'<span class="muted small">passed {_pct(ratio, 0)} of repeats</span>'
@@ -573,7 +573,7 @@ def _case(case: Mapping[str, Any]) -> str:
     blocks = [f'<header class="case-head">{head}</header>']
     static = case.get("static_diagnosis")
     counterfactual = case.get("counterfactual")
-    if static or counterfactual:
+    if counterfactual or (static and static != case.get("diagnosis")):
         path = [f"static <strong>{_e(static or 'none')}</strong>"]
         if counterfactual:
             path.append(f"counterfactual with gold passages <strong>{_e(counterfactual)}</strong>")
@@ -722,8 +722,9 @@ a { color: #1d4ed8; }
 .action-comment { color: var(--comment); }
 .action-warn, .answer-unknown { color: var(--warn); }
 .answer-yes { color: var(--pass); }
-.kind-knowledge, .diag-knowledge { color: #1d4ed8; }
-.kind-behavior, .diag-behavior { color: #7e22ce; }
+.kind { color: #4b5563; }
+.diag-knowledge { color: #1d4ed8; }
+.diag-behavior { color: #7e22ce; }
 .diag-hybrid { color: #0f766e; }
 .diag-error { color: #b45309; }
 table { border-collapse: collapse; width: 100%; margin: 6px 0; }
@@ -739,8 +740,8 @@ figure.chart { margin: 0; padding: 10px 12px; border: 1px solid var(--line); bor
 figcaption { margin-bottom: 4px; }
 svg.trend { display: block; width: 100%; height: auto; }
 svg.trend .grid { stroke: #e5e7eb; stroke-width: 1; }
-svg.trend .axis { fill: #6b7280; font-size: 11px; }
-svg.trend .ref { fill: #6b7280; font-size: 11px; }
+svg.trend .axis { fill: #6b7280; font-size: 13px; }
+svg.trend .ref { fill: #6b7280; font-size: 13px; }
 svg.trend .threshold { stroke: var(--fail); stroke-width: 1.5; stroke-dasharray: 6 4; }
 svg.trend .threshold-label { fill: var(--fail); }
 svg.trend .baseline { stroke: #6b7280; stroke-width: 1.2; stroke-dasharray: 2 3; }
