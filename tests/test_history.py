@@ -242,9 +242,9 @@ def test_round_trip(store: HistoryStore, target: str) -> None:
         7,
         "pass",
     )
-    assert row.ci_provider == "github" and row.run_url.endswith("/runs/1")
+    assert row.ci_provider == "github" and (row.run_url or "").endswith("/runs/1")
     assert row.rates == {"knowledge": 0.9, "behavior": 0.75}
-    assert datetime.fromisoformat(row.started_at) == T0
+    assert datetime.fromisoformat(row.started_at or "") == T0
 
     rows = result_rows(target, "r-1")
     assert [(r["case_id"], r["repeat"], r["outcome"], r["case_outcome"]) for r in rows] == [
@@ -577,7 +577,7 @@ _WRITER = textwrap.dedent(
 
 
 def test_four_concurrent_writers_all_land(target: str, tmp_path: Path) -> None:
-    per_writer = 25
+    per_writer = 12
     template = json.dumps(make_report(cases=[make_case(f"c{i}") for i in range(40)]))
     writers = [
         subprocess.Popen(
@@ -603,7 +603,7 @@ def test_four_concurrent_writers_all_land(target: str, tmp_path: Path) -> None:
         assert store.count_runs("bot") == 4 * per_writer
         ids = {r.run_id for r in store.recent_runs("bot", last=100)}
     assert ids == {f"w{w}-{n}" for w in range(4) for n in range(per_writer)}
-    assert all(len(result_rows(target, run_id)) == 40 for run_id in ("w0-0", "w3-24"))
+    assert all(len(result_rows(target, run_id)) == 40 for run_id in ("w0-0", "w3-11"))
 
 
 _STALLED_WRITER = textwrap.dedent(
@@ -760,7 +760,7 @@ def test_case_series_follows_one_case(store: HistoryStore) -> None:
     assert store.case_series("bot", "nope") == []
 
 
-_texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
+_texts = st.text(st.characters(blacklist_categories=["Cs"]), max_size=60)
 
 
 @settings(
