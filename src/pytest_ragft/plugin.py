@@ -13,17 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_ragft import collect
-from pytest_ragft.config import Settings, load_settings, read_pyproject
-
 if TYPE_CHECKING:
-    from pytest_ragft.config import CaseSource
+    from pytest_ragft.config import CaseSource, Settings
     from pytest_ragft.model import Case
     from pytest_ragft.pycases import Ragft
     from pytest_ragft.runner import Runner
     from pytest_ragft.session import RagftSession
 
-settings_key = pytest.StashKey[Settings]()
+settings_key: pytest.StashKey[Settings] = pytest.StashKey()
 sources_key: pytest.StashKey[dict[Path, CaseSource]] = pytest.StashKey()
 session_key: pytest.StashKey[RagftSession] = pytest.StashKey()
 fixture_key: pytest.StashKey[Ragft] = pytest.StashKey()
@@ -125,6 +122,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line("markers", "knowledge: an eval case of the knowledge category")
     config.addinivalue_line("markers", "behavior: an eval case of the behavior category")
+    if not config.option.ragft and not _mentions_ragft(config.rootpath):
+        return
+    from pytest_ragft.config import load_settings, read_pyproject
+
     pyproject, table = read_pyproject(config.rootpath)
     if table is None and not config.option.ragft:
         return
@@ -145,6 +146,14 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(session, "ragft-session")
 
 
+def _mentions_ragft(rootdir: Path) -> bool:
+    """A byte search before any TOML parsing or import, so an unconfigured run pays nothing."""
+    try:
+        return b"ragft" in (rootdir / "pyproject.toml").read_bytes()
+    except OSError:
+        return False
+
+
 def _add_case_files_to_args(config: pytest.Config, files: list[Path]) -> None:
     """Case files outside ``testpaths`` are still part of a plain ``pytest`` run."""
     if config.args_source != pytest.Config.ArgsSource.TESTPATHS:
@@ -161,9 +170,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if session is not None:
         config.pluginmanager.unregister(session)
         del config.stash[session_key]
-    runner = config.stash.get(collect.runner_key, None)
-    if runner is not None:
-        runner.close()
+    if settings_key in config.stash:
+        from pytest_ragft import collect
+
+        runner = config.stash.get(collect.runner_key, None)
+        if runner is not None:
+            runner.close()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -173,6 +185,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     source = sources.get(file_path.resolve())
     if source is None:
         return None
+    from pytest_ragft import collect
+
     node = collect.CaseFile.from_parent(parent, path=file_path)
     node.source = source
     return node
@@ -180,9 +194,13 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 def pytest_itemcollected(item: pytest.Item) -> None:
     """A ``@pytest.mark.ragft(kind=...)`` test carries its kind's marker, so ``-m`` selects it."""
-    if settings_key not in item.config.stash or isinstance(item, collect.CaseItem):
+    if settings_key not in item.config.stash:
         return
+    from pytest_ragft import collect
     from pytest_ragft.pycases import marker_case
+
+    if isinstance(item, collect.CaseItem):
+        return
 
     case = marker_case(item)
     if case is not None:
@@ -211,6 +229,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def get_runner(config: pytest.Config) -> Runner:
     """The process's runner, built on first use (resolving the pipeline then)."""
+    from pytest_ragft import collect
+
     runner = config.stash.get(collect.runner_key, None)
     if runner is None:
         from pytest_ragft.session import build_runner
@@ -224,6 +244,8 @@ def get_runner(config: pytest.Config) -> Runner:
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
     config = session.config
     if settings_key in config.stash and not config.pluginmanager.hasplugin("dsession"):
+        from pytest_ragft import collect
+
         items = [i for i in session.items if isinstance(i, collect.CaseItem)]
         if items or any(case_key in i.stash for i in session.items):
             runner = get_runner(config)
@@ -240,6 +262,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     config = item.config
     if not hasattr(config, "workerinput") or settings_key not in config.stash:
         return
+    from pytest_ragft import collect
+
     runner = config.stash.get(collect.runner_key, None)
     if runner is None:
         return
