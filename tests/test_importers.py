@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pytest_ragft import cases as cases_module
 from pytest_ragft.cases import CaseFileError, load_case_file
 from pytest_ragft.importers import slug, unique
 from pytest_ragft.importers.promptfoo import SUPPORTED
-from pytest_ragft.model import Case
+from pytest_ragft.model import Case, valid_case_id
 
 DATA = Path(__file__).parent / "data" / "importers"
 
@@ -588,3 +590,10 @@ def test_slug(text: str, expected: str) -> None:
 def test_unique() -> None:
     taken: set[str] = set()
     assert [unique(x, taken) for x in ("a", "a", "b", "a")] == ["a", "a-2", "b", "a-3"]
+
+
+@given(st.text(max_size=120))
+def test_slug_is_a_valid_id_or_empty(text: str) -> None:
+    result = slug(text)
+    assert result == "" or valid_case_id(result)
+    assert len(result) <= 80

@@ -24,7 +24,8 @@ behavior = 0.85
 """
 
 STARTER_CASES = """\
-# yaml-language-server: $schema=https://pytest-ragft.dev/schemas/cases.schema.json
+# Editors validate this file after `ragft schema cases > evals/cases.schema.json` with:
+# yaml-language-server: $schema=cases.schema.json
 # Knowledge cases: the answer needs facts (RAG fixes these).
 # Behavior cases: the answer needs a format, tone or policy (fine-tuning fixes these).
 defaults:
