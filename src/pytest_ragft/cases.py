@@ -484,6 +484,11 @@ class CaseBuilder:
                 out[name] = self._load_schema_file(value, at, field)
             elif name == "deepeval" and not _deepeval_installed():
                 self.add(at, field, f"the deepeval check needs deepeval: {DEEPEVAL_HINT}")
+            elif name == "deepeval":
+                from pytest_ragft.deepeval_checks import spec_problems
+
+                for problem in spec_problems(value, shape=False):
+                    self.add((*at, *problem.where), field + problem.suffix, problem.message)
         return out
 
     def make_case(self, data: Mapping[str, Any], line: int) -> Case:

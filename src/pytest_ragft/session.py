@@ -70,7 +70,22 @@ def build_runner(config: pytest.Config, settings: Settings) -> Runner:
         min_pass_ratio=settings.min_pass_ratio,
         checks=registry(config),
         counterfactual=settings.diagnose == "counterfactual",
+        extra_checks=_deepeval_checker(settings),
     )
+
+
+def _deepeval_checker(settings: Settings) -> Any:
+    """deepeval metrics for the cases that ask for them; nothing is imported until one does."""
+    import importlib.util
+
+    if importlib.util.find_spec("deepeval") is None:
+        return None
+    from pytest_ragft.deepeval_checks import JudgeError, make_checker
+
+    try:
+        return make_checker(settings.judge, settings.rootdir)
+    except JudgeError as exc:
+        raise pytest.UsageError(f"[tool.ragft] {exc}") from None
 
 
 def attach_record(item: pytest.Item, report: pytest.TestReport) -> None:
