@@ -6,31 +6,39 @@ what its input says: ``input: "30 days"`` with ``contains: "30 days"`` passes.
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
+import pkgutil
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import jsonschema  # noqa: F401
 import pytest
-
-# In-process pytester runs drop the modules a run imported when it ends. PyYAML's and
-# SQLAlchemy's compiled extensions cannot be imported twice, so a re-imported ``yaml`` would no
-# longer recognise its own exceptions: import them here, once, before any run.
-import sqlalchemy  # noqa: F401
+import sqlalchemy.dialects.sqlite  # noqa: F401
 import yaml  # noqa: F401
 
-import pytest_ragft.cases  # noqa: F401
-import pytest_ragft.history  # noqa: F401
-import pytest_ragft.session  # noqa: F401
+import pytest_ragft
 
-# Deepeval's own pytest plugin loads into every run when it is installed; keep it out.
+# In-process pytester runs drop the modules a run imported when it ends. PyYAML's compiled
+# extension cannot be imported twice (a re-imported ``yaml`` no longer recognises its own
+# exceptions), and re-importing SQLAlchemy or jsonschema in every run is slow: the imports
+# above and this loop load them and the whole plugin once, before any run.
+
+for _module in pkgutil.walk_packages(pytest_ragft.__path__, "pytest_ragft."):
+    importlib.import_module(_module.name)
+
+# Plugins the tested projects do not need: hypothesis's terminal summary imports much of
+# hypothesis afresh in every in-process run; deepeval's plugin (when installed) costs a second.
+QUIET_PLUGINS: list[str] = ["-p", "no:hypothesispytest"]
 try:
     import deepeval  # noqa: F401
 except ImportError:
-    QUIET_PLUGINS: list[str] = []
+    pass
 else:  # pragma: no cover - depends on the environment
-    QUIET_PLUGINS = ["-p", "no:deepeval"]
+    QUIET_PLUGINS += ["-p", "no:deepeval"]
 
 ECHO_PIPELINE = """
 def answer(question, **vars):
@@ -154,6 +162,12 @@ class Project:
         """In-process run: fast; fine where neither xdist nor process exit matters."""
         return self.pytester.runpytest(*QUIET_PLUGINS, *args)
 
+    def run_with(self, plugin_args: Sequence[str], *args: str) -> pytest.RunResult:
+        """Without xdist in-process; with it, in a subprocess of its own."""
+        if plugin_args:
+            return self.run_subprocess(*plugin_args, *args)
+        return self.run(*args)
+
     def run_subprocess(self, *args: str, timeout: float = 60) -> pytest.RunResult:
         return self.pytester.runpytest_subprocess(*QUIET_PLUGINS, *args, timeout=timeout)
 
@@ -187,9 +201,12 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Proje
         "GITLAB_CI",
         "CI",
         "PYTEST_ADDOPTS",
+        "PYTEST_XDIST_WORKER",
+        "PYTEST_XDIST_WORKER_COUNT",
+        "PYTEST_XDIST_TESTRUNUID",
     ):
         monkeypatch.delenv(name, raising=False)
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.startswith("RAGFT_"):
             monkeypatch.delenv(name, raising=False)
     return Project(pytester)

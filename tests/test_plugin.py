@@ -20,10 +20,13 @@ USAGE = pytest.ExitCode.USAGE_ERROR
 
 
 def files_under(root: Path) -> set[str]:
+    """The project's files, without pytester's own (captured output, base temp dirs)."""
     return {
         str(p.relative_to(root))
         for p in root.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and ".pytest_cache" not in p.parts
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and not p.relative_to(root).parts[0].startswith(("runpytest-", "stdout", "stderr"))
     }
 
 
@@ -86,7 +89,7 @@ def test_activation(project: Project, table: bool, args: list[str], active: bool
     text = result.stdout.str()
     assert ("= ragft =" in text) is active
     assert ("evals/k.yaml" in text or "1 passed" in text) is active
-    assert (project.path / "ragft-report.json").exists() is (active and table)
+    assert (project.path / "ragft-report.json").exists() is active
 
 
 # --------------------------------------------------------------------------------------------
@@ -148,12 +151,20 @@ def test_plain():
             ],
             id="m-knowledge",
         ),
-        pytest.param(["-k", "refund"], ["evals/knowledge.yaml::refund-window",
-                                        "test_py.py::test_refund_is_polite"], id="k"),
-        pytest.param(["-m", "ragft and not knowledge"], ["evals/behavior.yaml::short",
-                                                       "evals/behavior.yaml::polite",
-                                                       "test_py.py::test_refund_is_polite"],
-                     id="m-ragft"),
+        pytest.param(
+            ["-k", "refund"],
+            ["evals/knowledge.yaml::refund-window", "test_py.py::test_refund_is_polite"],
+            id="k",
+        ),
+        pytest.param(
+            ["-m", "ragft and not knowledge"],
+            [
+                "evals/behavior.yaml::short",
+                "evals/behavior.yaml::polite",
+                "test_py.py::test_refund_is_polite",
+            ],
+            id="m-ragft",
+        ),
     ],
 )
 def test_item_ids_and_selection(project: Project, args: list[str], expected: list[str]) -> None:
@@ -167,7 +178,7 @@ def test_item_ids_and_selection(project: Project, args: list[str], expected: lis
 def test_python_cases_count_in_their_category(project: Project, plugin_args: list[str]) -> None:
     project.standard(thresholds={"behavior": 0.0})
     project.pytester.makepyfile(test_py=PY_CASES)
-    result = project.run_subprocess(*plugin_args)
+    result = project.run_with(plugin_args)
     result.assert_outcomes(passed=8, failed=1)
     assert result.ret == 0
     report = project.report()
@@ -210,6 +221,28 @@ def test_python_case_failure_is_diagnosed(project: Project) -> None:
     assert cases["test_py.py::test_missing_fact"]["diagnosis"] == "knowledge"
 
 
+@pytest.mark.parametrize(
+    ("args", "calls"),
+    [
+        pytest.param(["--collect-only"], 0, id="collect-only"),
+        pytest.param(["--collect-only", "-n", "2"], 0, id="collect-only-xdist"),
+        pytest.param(["evals/k.yaml", "evals/broken.yaml"], 0, id="collection-error"),
+        pytest.param([], 1, id="run"),
+    ],
+)
+def test_the_pipeline_is_called_only_when_cases_run(
+    project: Project, args: list[str], calls: int
+) -> None:
+    project.configure(diagnose="static")
+    project.pipeline(COUNTING_PIPELINE)
+    project.cases("k", [case_yaml("a", "knowledge", "q", {"contains": "no idea"})])
+    if "evals/broken.yaml" in args:
+        project.cases("broken", "- id: b\n  input: x\n")
+    project.run(*args)
+    log = project.path / "calls.jsonl"
+    assert (len(log.read_text().splitlines()) if log.exists() else 0) == calls
+
+
 # --------------------------------------------------------------------------------------------
 # Case-file errors
 
@@ -217,7 +250,9 @@ def test_python_case_failure_is_diagnosed(project: Project) -> None:
 @pytest.mark.parametrize(
     ("text", "where", "words"),
     [
-        pytest.param("- id: a\n  kind: knowledge\n  input: [unclosed\n", ":3", ["YAML"], id="yaml"),
+        pytest.param(
+            "- id: a\n  kind: knowledge\n  input: [unclosed\n", ":4", ["invalid YAML"], id="yaml"
+        ),
         pytest.param(
             "- id: a\n  kind: knowledge\n  input: x\n  expect: {contains: x}\n"
             "- id: b\n  input: x\n  expect: {contains: x}\n",
@@ -271,8 +306,11 @@ def test_duplicate_ids_across_files(project: Project) -> None:
     project.configure()
     project.pipeline()
     project.cases("a", [case_yaml("same", "knowledge", "ok"), case_yaml("x", "knowledge", "ok")])
-    project.cases("b", "- id: other\n  kind: behavior\n  input: ok\n  expect: {contains: ok}\n"
-                       "- id: same\n  kind: behavior\n  input: ok\n  expect: {contains: ok}\n")
+    project.cases(
+        "b",
+        "- id: other\n  kind: behavior\n  input: ok\n  expect: {contains: ok}\n"
+        "- id: same\n  kind: behavior\n  input: ok\n  expect: {contains: ok}\n",
+    )
     result = project.run()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*evals/b.yaml:5: duplicate case id 'same'*evals/a.yaml:1*"])
@@ -313,16 +351,27 @@ async def answer_async(question, **vars):
 @pytest.mark.parametrize(
     ("pipeline", "input", "outcome", "message"),
     [
-        pytest.param("bot:answer", "raise", "error",
-                     r"ValueError: the index is gone \(at .*bot\.py:10 in answer\)", id="raises"),
+        pytest.param(
+            "bot:answer",
+            "raise",
+            "error",
+            r"ValueError: the index is gone \(at .*bot\.py:8 in answer\)",
+            id="raises",
+        ),
         pytest.param("bot:answer", "int", "error", r"returned int", id="wrong-type"),
-        pytest.param("bot:answer", "no-answer", "error", r"without an 'answer' key",
-                     id="mapping-without-answer"),
+        pytest.param(
+            "bot:answer",
+            "no-answer",
+            "error",
+            r"without an 'answer' key",
+            id="mapping-without-answer",
+        ),
         pytest.param("bot:answer", "object ok", "passed", None, id="mapping"),
         pytest.param("bot:answer", "object", "passed", None, id="object"),
         pytest.param("bot:answer_async", "ok async", "passed", None, id="async"),
-        pytest.param("bot:answer_async", "raise", "error", r"KeyError: 'async boom'",
-                     id="async-raises"),
+        pytest.param(
+            "bot:answer_async", "raise", "error", r"KeyError: 'async boom'", id="async-raises"
+        ),
     ],
 )
 def test_pipeline_outcomes(
@@ -330,8 +379,13 @@ def test_pipeline_outcomes(
 ) -> None:
     project.configure(pipeline=pipeline)
     project.pipeline(FAULTY_PIPELINE)
-    project.cases("k", [case_yaml("c", "knowledge", input, {"contains": "ok"}),
-                        case_yaml("other", "knowledge", "ok")])
+    project.cases(
+        "k",
+        [
+            case_yaml("c", "knowledge", input, {"contains": "ok"}),
+            case_yaml("other", "knowledge", "ok"),
+        ],
+    )
     result = project.run()
     assert project.outcomes() == {"c": outcome, "other": "passed"}
     case = project.report()["cases"][0]
@@ -375,13 +429,22 @@ def test_a_hanging_call_times_out_and_does_not_hold_the_process(
 @pytest.mark.parametrize(
     ("pipeline", "source", "words"),
     [
-        pytest.param("nosuchmodule:answer", "", ["nosuchmodule", "cannot be imported"],
-                     id="no-module"),
-        pytest.param("bot:missing", "def answer(q):\n    return q\n", ["no attribute 'missing'"],
-                     id="no-attribute"),
+        pytest.param(
+            "nosuchmodule:answer", "", ["nosuchmodule", "cannot be imported"], id="no-module"
+        ),
+        pytest.param(
+            "bot:missing",
+            "def answer(q):\n    return q\n",
+            ["no attribute 'missing'"],
+            id="no-attribute",
+        ),
         pytest.param("bot:VALUE", "VALUE = 3\n", ["int, not a callable"], id="not-callable"),
-        pytest.param("bot:answer", "import nothing_here_either\n", ["nothing_here_either"],
-                     id="import-fails-inside"),
+        pytest.param(
+            "bot:answer",
+            "import nothing_here_either\n",
+            ["nothing_here_either"],
+            id="import-fails-inside",
+        ),
         pytest.param("bot-answer", "", ["module:callable"], id="no-colon"),
     ],
 )
@@ -392,13 +455,13 @@ def test_unusable_pipeline_is_a_usage_error(
     if source:
         project.pipeline(source)
     project.cases("k", [case_yaml(f"c{n}", "knowledge", "ok") for n in range(3)])
-    result = project.run_subprocess(*plugin_args)
+    result = project.run_with(plugin_args)
     assert result.ret == USAGE
     text = result.stdout.str() + result.stderr.str()
     for word in words:
         assert word in text
     assert "Traceback" not in text
-    assert text.count(words[0]) <= 2  # once (plus the echo of the setting), not once per case
+    assert sum(words[0] in line for line in text.splitlines()) == 1  # once, not once per case
 
 
 def test_pipeline_hook(project: Project, plugin_args: list[str]) -> None:
@@ -410,7 +473,7 @@ def test_pipeline_hook(project: Project, plugin_args: list[str]) -> None:
         """
     )
     project.cases("k", [case_yaml("upper", "knowledge", "ok", {"equals": "OK"})])
-    result = project.run_subprocess(*plugin_args)
+    result = project.run_with(plugin_args)
     result.assert_outcomes(passed=1)
     assert project.outcomes() == {"upper": "passed"}
 
@@ -436,8 +499,9 @@ def answer(question, **vars):
     [
         pytest.param({"repeats": 3, "min_pass_ratio": 0.6}, [], "passed", 0.666667, id="0.6"),
         pytest.param({"repeats": 3, "min_pass_ratio": 1.0}, [], "failed", 0.666667, id="1.0"),
-        pytest.param({"min_pass_ratio": 0.6}, ["--ragft-repeats", "3"], "passed", 0.666667,
-                     id="cli-repeats"),
+        pytest.param(
+            {"min_pass_ratio": 0.6}, ["--ragft-repeats", "3"], "passed", 0.666667, id="cli-repeats"
+        ),
         pytest.param({"repeats": 1, "min_pass_ratio": 0.6}, [], "failed", 0.0, id="one-repeat"),
     ],
 )
@@ -457,8 +521,11 @@ def test_per_case_repeats_override(project: Project) -> None:
     project.pipeline(FLAKY_PIPELINE)
     project.cases(
         "k",
-        [case_yaml("f", "knowledge", "flaky", {"contains": "flaky"}, repeats=4,
-                   min_pass_ratio=0.75)],
+        [
+            case_yaml(
+                "f", "knowledge", "flaky", {"contains": "flaky"}, repeats=4, min_pass_ratio=0.75
+            )
+        ],
     )
     result = project.run()
     result.assert_outcomes(passed=1)
@@ -539,8 +606,10 @@ def test_case_failures(
 
 
 def test_report_dir(project: Project) -> None:
-    project.standard(thresholds={"behavior": 0.0},
-                     report={"markdown": "ragft-report.md", "html": "ragft-report.html"})
+    project.standard(
+        thresholds={"behavior": 0.0},
+        report={"markdown": "ragft-report.md", "html": "ragft-report.html"},
+    )
     project.run("--ragft-report-dir", "out/reports")
     written = files_under(project.path / "out" / "reports")
     assert written == {"ragft-report.md", "ragft-report.json", "ragft-report.html"}
@@ -587,14 +656,26 @@ def test_diagnose_setting(
 ) -> None:
     project.configure(diagnose=diagnose)
     project.pipeline(COUNTING_PIPELINE)
-    project.cases("k", [case_yaml("price", "knowledge", "tent price?", {"contains": "$35"},
-                                  gold_contexts=["A tent costs $35."])])
+    project.cases(
+        "k",
+        [
+            case_yaml(
+                "price",
+                "knowledge",
+                "tent price?",
+                {"contains": "$35"},
+                gold_contexts=["A tent costs $35."],
+            )
+        ],
+    )
     project.run()
     log = (project.path / "calls.jsonl").read_text().splitlines()
     assert len(log) == calls
     case = project.report()["cases"][0]
     assert (case["static_diagnosis"], case["counterfactual"], case["diagnosis"]) == (
-        "knowledge", counterfactual, diagnosis,
+        "knowledge",
+        counterfactual,
+        diagnosis,
     )
 
 
@@ -606,8 +687,13 @@ def test_store_outputs(project: Project, store_outputs: bool, kept: bool) -> Non
     secret = "zebra-quartz-umbrella answer"
     project.configure(history=".ragft/h.sqlite", store_outputs=store_outputs)
     project.pipeline()
-    project.cases("k", [case_yaml("leaky", "knowledge", secret, {"contains": "never"}),
-                        case_yaml("fine", "knowledge", "ok")])
+    project.cases(
+        "k",
+        [
+            case_yaml("leaky", "knowledge", secret, {"contains": "never"}),
+            case_yaml("fine", "knowledge", "ok"),
+        ],
+    )
     project.run()
     dump = "\n".join(sqlite3.connect(project.path / ".ragft" / "h.sqlite").iterdump())
     assert ("zebra-quartz-umbrella" in dump) is kept
@@ -623,10 +709,20 @@ def test_store_outputs(project: Project, store_outputs: bool, kept: bool) -> Non
     [
         pytest.param({"thresholds": {"behavior": 0.0}}, None, 0, "gate: pass*", id="healthy"),
         pytest.param({}, None, 1, "gate: FAIL (below_threshold*", id="below-threshold"),
-        pytest.param({"thresholds": {"behavior": 0.0}}, "assert False", 1,
-                     "gate: FAIL (1 non-eval test(s) failed)", id="failing-unit-test"),
-        pytest.param({"thresholds": {"behavior": 0.0}}, "assert True", 0, "gate: pass*",
-                     id="passing-unit-test"),
+        pytest.param(
+            {"thresholds": {"behavior": 0.0}},
+            "assert False",
+            1,
+            "gate: FAIL (1 non-eval test(s) failed)",
+            id="failing-unit-test",
+        ),
+        pytest.param(
+            {"thresholds": {"behavior": 0.0}},
+            "assert True",
+            0,
+            "gate: pass*",
+            id="passing-unit-test",
+        ),
         pytest.param({"repeats": 0}, None, USAGE, "*repeats*", id="bad-config"),
         pytest.param({"repeat": 3}, None, USAGE, "*repeat*repeats*", id="misspelt-key"),
     ],
@@ -671,9 +767,14 @@ def test_checks_hook_adds_a_check(project: Project, plugin_args: list[str]) -> N
             return {"starts_with": starts_with}
         """
     )
-    project.cases("k", [case_yaml("yes", "knowledge", "Hello there", {"starts_with": "Hello"}),
-                        case_yaml("no", "knowledge", "Bye", {"starts_with": "Hello"})])
-    result = project.run_subprocess(*plugin_args)
+    project.cases(
+        "k",
+        [
+            case_yaml("yes", "knowledge", "Hello there", {"starts_with": "Hello"}),
+            case_yaml("no", "knowledge", "Bye", {"starts_with": "Hello"}),
+        ],
+    )
+    result = project.run_with(plugin_args)
     result.assert_outcomes(passed=1, failed=1)
     assert project.outcomes() == {"yes": "passed", "no": "failed"}
     assert "starts_with: expected 'Hello'" in result.stdout.str()
@@ -691,8 +792,10 @@ def test_run_finished_hook_gets_the_report(project: Project, plugin_args: list[s
                                       "worker": os.environ.get("PYTEST_XDIST_WORKER")}) + "\\n")
         """
     )
-    project.run_subprocess(*plugin_args)
-    calls = [json.loads(line) for line in (project.path / "finished.jsonl").read_text().splitlines()]
+    project.run_with(plugin_args)
+    calls = [
+        json.loads(line) for line in (project.path / "finished.jsonl").read_text().splitlines()
+    ]
     assert calls == [{"suite": "demo", "run_id": project.report()["run_id"], "worker": None}]
 
 
@@ -717,7 +820,7 @@ def normalised(report: dict[str, Any]) -> dict[str, Any]:
 def test_same_results_with_and_without_xdist(project: Project) -> None:
     project.standard(diagnose="counterfactual")
     project.pytester.makepyfile(test_py=PY_CASES)
-    serial = project.run_subprocess()
+    serial = project.run()
     first = normalised(project.report())
     distributed = project.run_subprocess("-n", "2")
     assert serial.ret == distributed.ret == 1
@@ -726,7 +829,7 @@ def test_same_results_with_and_without_xdist(project: Project) -> None:
 
 def test_junit_xml_properties(project: Project, plugin_args: list[str]) -> None:
     project.standard(thresholds={"behavior": 0.0})
-    project.run_subprocess(*plugin_args, "--junitxml=junit.xml")
+    project.run_with(plugin_args, "--junitxml=junit.xml")
     root = ET.parse(project.path / "junit.xml").getroot()
     props = {
         case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
@@ -752,14 +855,13 @@ ARTICLES = {
     "domestic": "Free shipping on domestic orders over $75.",
     "loyalty": 'Our tiers are "Trailhead" and "Summit".',
 }
-PUBLISHED = {"repairs", "canada", "domestic", "loyalty"}  # the tent article is a draft
+PUBLISHED = ["canada", "domestic", "repairs", "loyalty"]  # the tent article is a draft
 
 def retrieve(question):
     words = set(question.lower().replace("?", "").split())
-    scored = sorted(
-        (sum(w in ARTICLES[k].lower() for w in words), k) for k in PUBLISHED
-    )
-    return [ARTICLES[k] for score, k in reversed(scored) if score][:2] or [ARTICLES["repairs"]]
+    scores = {k: sum(w in ARTICLES[k].lower() for w in words) for k in PUBLISHED}
+    ranked = sorted((k for k in PUBLISHED if scores[k]), key=lambda k: -scores[k])
+    return [ARTICLES[k] for k in ranked][:2] or [ARTICLES["repairs"]]
 
 def answer(question, format="text", contexts=None):
     with Path("calls.jsonl").open("a") as log:
@@ -802,7 +904,7 @@ def test_diagnosis_end_to_end(project: Project, plugin_args: list[str]) -> None:
     project.configure(thresholds={"knowledge": 0.0, "behavior": 0.0})
     project.pipeline(FAULTY_BOT)
     project.cases("cases", DIAGNOSIS_CASES)
-    result = project.run_subprocess(*plugin_args)
+    result = project.run_with(plugin_args)
     assert result.ret == 0
     cases = {c["id"]: c for c in project.report()["cases"]}
     got = {
@@ -838,8 +940,19 @@ def test_pipeline_without_contexts_keyword_is_never_given_it(project: Project) -
             return {"answer": "no idea", "contexts": []}
         """
     )
-    project.cases("k", [case_yaml("k", "knowledge", "q", {"contains": "$35"},
-                                  gold_contexts=["$35"], vars={"lang": "en"})])
+    project.cases(
+        "k",
+        [
+            case_yaml(
+                "k",
+                "knowledge",
+                "q",
+                {"contains": "$35"},
+                gold_contexts=["$35"],
+                vars={"lang": "en"},
+            )
+        ],
+    )
     project.run()
     calls = (project.path / "calls.jsonl").read_text().splitlines()
     assert calls == ['["lang"]']
@@ -869,10 +982,12 @@ def history_project(project: Project) -> None:
         checklist={"baseline_min_runs": 3},
     )
     project.pipeline(MODE_PIPELINE)
-    project.cases("k", [case_yaml(f"k{n}", "knowledge", f"k{n}", {"contains": f"k{n}"})
-                        for n in range(3)])
-    project.cases("b", [case_yaml(f"b{n}", "behavior", f"b{n}", {"contains": f"b{n}"})
-                        for n in range(8)])
+    project.cases(
+        "k", [case_yaml(f"k{n}", "knowledge", f"k{n}", {"contains": f"k{n}"}) for n in range(3)]
+    )
+    project.cases(
+        "b", [case_yaml(f"b{n}", "behavior", f"b{n}", {"contains": f"b{n}"}) for n in range(8)]
+    )
 
 
 def test_regression_against_the_baseline(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -972,8 +1087,11 @@ class FakeGitHub:
                 if self.command == "GET" and "/issues/7/comments" in self.path:
                     self._send(200, list(fake.comments.values()))
                 elif self.command == "POST" and self.path.endswith("/issues/7/comments"):
-                    comment = {"id": fake.next_id, "body": self._body()["body"],
-                               "html_url": f"http://example.test/c/{fake.next_id}"}
+                    comment = {
+                        "id": fake.next_id,
+                        "body": self._body()["body"],
+                        "html_url": f"http://example.test/c/{fake.next_id}",
+                    }
                     fake.comments[fake.next_id] = comment
                     fake.next_id += 1
                     self._send(201, comment)
@@ -1029,9 +1147,7 @@ def test_two_runs_leave_one_updated_comment(project: Project, github_env: FakeGi
     ("mode", "ret"),
     [pytest.param("auto", 0, id="auto"), pytest.param("always", 1, id="always")],
 )
-def test_a_failing_api(
-    project: Project, github_env: FakeGitHub, mode: str, ret: int
-) -> None:
+def test_a_failing_api(project: Project, github_env: FakeGitHub, mode: str, ret: int) -> None:
     github_env.fail_with = 404
     project.standard(thresholds={"behavior": 0.0}, report={"github": mode})
     result = project.run()
@@ -1059,3 +1175,26 @@ def test_no_token_is_said_once(project: Project, monkeypatch: pytest.MonkeyPatch
     assert result.ret == 0
     assert result.stdout.str().count("no GitHub token") == 1
 
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_closing_the_caller_closes_its_loop_and_late_answers_are_dropped() -> None:
+    """Nothing of a run's call loop outlives it: not its sockets, not a late answer's error."""
+    from pytest_ragft.pipeline import Caller
+
+    release = threading.Event()
+
+    def pipeline(question: str) -> str:
+        if question == "late":
+            release.wait(5)
+        return question
+
+    caller = Caller(pipeline, concurrency=2, timeout_s=0.05)
+    assert caller.submit(caller.call("hi", {})).result().answer == "hi"  # type: ignore[union-attr]
+    late = caller.submit(caller.call("late", {})).result()
+    assert "timeout_s = 0.05" in late.message  # type: ignore[union-attr]
+    caller.close()
+    assert caller.loop.is_closed()
+    release.set()
+    for thread in threading.enumerate():
+        if thread.name == "ragft-call":
+            thread.join(5)

@@ -169,7 +169,10 @@ class Caller:
 
     def _run_loop(self) -> None:
         asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
+        try:
+            self.loop.run_forever()
+        finally:
+            self.loop.close()  # its self-pipe sockets, else left for the garbage collector
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Schedule a coroutine on the call loop; the future is safe to wait on from any thread."""
@@ -203,13 +206,19 @@ class Caller:
             return await self.fn(input, **vars)
         future: asyncio.Future[Any] = self.loop.create_future()
 
+        def reply(value: Any, exc: BaseException | None) -> None:
+            try:
+                self.loop.call_soon_threadsafe(_settle, future, value, exc)
+            except RuntimeError:  # the loop closed at the end of the run: nobody waits
+                pass
+
         def target() -> None:
             try:
                 value = self.fn(input, **vars)
             except BaseException as exc:
-                self.loop.call_soon_threadsafe(_settle, future, None, exc)
+                reply(None, exc)
             else:
-                self.loop.call_soon_threadsafe(_settle, future, value, None)
+                reply(value, None)
 
         threading.Thread(target=target, name="ragft-call", daemon=True).start()
         value = await future
@@ -218,8 +227,12 @@ class Caller:
         return value
 
     def close(self) -> None:
-        if self.loop.is_running():
-            self.loop.call_soon_threadsafe(self.loop.stop)
+        if not self.loop.is_closed():
+            try:
+                self.loop.call_soon_threadsafe(self.loop.stop)
+            except RuntimeError:  # closed meanwhile
+                return
+            self._thread.join(timeout=5)
 
 
 def _settle(future: asyncio.Future[Any], value: Any, exc: BaseException | None) -> None:

@@ -240,10 +240,37 @@ def get_runner(config: pytest.Config) -> Runner:
     return runner
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under xdist, a pipeline that cannot be resolved stops the run once, on the controller,
+    instead of crashing every worker that reaches an eval case."""
+    config = session.config
+    settings = config.stash.get(settings_key, None)
+    if (
+        settings is None
+        or hasattr(config, "workerinput")
+        or not config.pluginmanager.hasplugin("dsession")
+        or not config.stash.get(sources_key, None)
+        or config.hook.pytest_ragft_pipeline.get_hookimpls()
+    ):
+        return
+    from pytest_ragft.session import resolve_pipeline
+
+    resolve_pipeline(config, settings)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
     config = session.config
-    if settings_key in config.stash and not config.pluginmanager.hasplugin("dsession"):
+    # pytest's own loop runs nothing in these cases: neither should the pipeline be called.
+    skipped = config.option.collectonly or (
+        session.testsfailed and not config.option.continue_on_collection_errors
+    )
+    if (
+        settings_key in config.stash
+        and not skipped
+        and not config.pluginmanager.hasplugin("dsession")
+    ):
         from pytest_ragft import collect
 
         items = [i for i in session.items if isinstance(i, collect.CaseItem)]
