@@ -1198,3 +1198,31 @@ def test_closing_the_caller_closes_its_loop_and_late_answers_are_dropped() -> No
     for thread in threading.enumerate():
         if thread.name == "ragft-call":
             thread.join(5)
+
+
+@pytest.mark.parametrize(
+    ("regression_action", "exit_code"),
+    [
+        pytest.param("fail", 1, id="regression-gate-fails"),
+        pytest.param("warn", 0, id="regression-gate-warns"),
+    ],
+)
+def test_an_unusable_history_store_is_said_and_loses_no_report(
+    project: Project, regression_action: str, exit_code: int
+) -> None:
+    project.standard(
+        history=".ragft/history.sqlite",
+        thresholds={"behavior": 0.0},
+        gate={"regression": regression_action},
+    )
+    store = project.path / ".ragft" / "history.sqlite"
+    store.parent.mkdir()
+    store.write_bytes(b"this is not a database" * 100)
+    result = project.run()
+    assert result.ret == exit_code
+    result.stdout.fnmatch_lines(["*history.sqlite is not a SQLite database or is damaged*"])
+    assert store.read_bytes() == b"this is not a database" * 100  # left as it was
+    report = project.report()
+    assert report["gate"]["verdict"] == ("fail" if exit_code else "pass")
+    assert len(report["cases"]) == 4
+    assert "Traceback" not in result.stdout.str()

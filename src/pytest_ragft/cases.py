@@ -220,7 +220,11 @@ def parse_yaml(text: str, display: str) -> tuple[Any, LineMap]:
         line = mark.line + 1 if mark is not None else None
         what = str(exc.problem or exc.context or "")
         if exc.problem and exc.context:
-            what += f" ({exc.context})"
+            what += f" ({exc.context}"
+            started = exc.context_mark
+            if started is not None and mark is not None and started.line != mark.line:
+                what += f" that starts at line {started.line + 1}"
+            what += ")"
         raise CaseFileError(display, [Problem(line, None, f"invalid YAML: {what}")]) from exc
     except yaml.YAMLError as exc:
         raise CaseFileError(display, [Problem(None, None, f"invalid YAML: {exc}")]) from exc

@@ -250,11 +250,15 @@ class RagftSession:
             duration_s=round(time.time() - self.started, 3),
         )
         if self.history_error is not None and settings.gate.regression == "fail":
-            report["gate"]["verdict"] = "fail"
-            report["gate"]["reason"] = (
-                f"{report['gate']['reason']}; the regression gate could not be evaluated "
-                f"because the history store is unusable: {self.history_error}"
+            gate = report["gate"]
+            unusable = (
+                "the regression gate could not be evaluated because the history store is "
+                f"unusable: {self.history_error}"
             )
+            was_failing = gate["verdict"] == "fail"
+            gate["verdict"] = "fail"
+            gate["reason"] = f"{gate['reason']}; {unusable}" if was_failing else unusable
+            self.notes = [n for n in self.notes if not n.startswith("history store not used")]
         self.report = report
         self.config.hook.pytest_ragft_run_finished(run=report)
         if store is not None:
