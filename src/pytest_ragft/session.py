@@ -264,7 +264,7 @@ class RagftSession:
         if store is not None:
             try:
                 store.write_run(report, store_outputs=settings.store_outputs)
-                self.written.append(f"history {store.location}")
+                self.written.append(f"history {_rel_location(store.location, settings)}")
             except Exception as exc:
                 self._history_failed(report, exc)
             finally:
@@ -424,3 +424,12 @@ def _mask(target: str) -> str:
     import re
 
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", target)
+
+
+def _rel_location(location: str, settings: Settings) -> str:
+    """A store file inside the project as a relative path; a URL or outside path as it is."""
+    from pathlib import Path
+
+    if "://" in location:
+        return location
+    return _rel(Path(location), settings)
