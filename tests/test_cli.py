@@ -26,6 +26,7 @@ def ran(project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
 
 
 def ragft(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()  # drop what earlier in-process pytest runs printed
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
@@ -257,3 +258,43 @@ def test_history_switched_off(
     monkeypatch.chdir(project.path)
     code, _, err = ragft(capsys, "history")
     assert code == 2 and "history is switched off" in err
+
+
+def test_merge_judges_shards_against_the_history_and_stores_one_run(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.standard(history=".ragft/history.sqlite", thresholds={"behavior": 0.0})
+    monkeypatch.setenv("RAGFT_CHANGED_FILES", "")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")  # the branch comes from CI: not a git repo
+    monkeypatch.setenv("GITHUB_REF_NAME", "main")
+    for _ in range(3):
+        project.run()
+    monkeypatch.chdir(project.path)
+    code, before, err = ragft(capsys, "history", "--json")
+    assert code == 0, (before, err)
+    project.run("evals/knowledge.yaml", "--ragft-no-history", "--ragft-report-dir", "s1")
+    project.run("evals/behavior.yaml", "--ragft-no-history", "--ragft-report-dir", "s2")
+    code, out, _ = ragft(capsys, "merge", "s1/ragft-report.json", "s2/ragft-report.json")
+    assert code == 0, out
+    assert "stored in" in out
+    merged = project.report("ragft-report.json")
+    code, after, err = ragft(capsys, "history", "--json")
+    assert code == 0, (after, err)
+    assert len(json.loads(after)) == len(json.loads(before)) + 1
+    assert merged["run_id"] == json.loads(after)[0]["run_id"]
+    assert merged["categories"]["knowledge"]["baseline"] == 1.0
+    assert merged["categories"]["behavior"]["baseline"] == 0.5
+    assert merged["checklist"][0]["evidence"].startswith("3 earlier runs")
+
+    code, out, _ = ragft(
+        capsys,
+        "merge",
+        "s1/ragft-report.json",
+        "s2/ragft-report.json",
+        "--no-history",
+        "-o",
+        "again.json",
+    )
+    assert code == 0 and "stored in" not in out
+    _, last, _ = ragft(capsys, "history", "--json")
+    assert len(json.loads(last)) == len(json.loads(after))

@@ -118,6 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("merge", help="one run from the JSON reports of sharded CI jobs")
     s.add_argument("files", nargs="+", type=Path)
     s.add_argument("-o", "--output", type=Path, default=Path("ragft-report.json"))
+    s.add_argument(
+        "--no-history", action="store_true", help="neither compare with nor store into the history"
+    )
     s.set_defaults(func=cmd_merge)
 
     s = sub.add_parser("export", help="write the history's runs as JSONL")
@@ -395,16 +398,31 @@ def cmd_merge(args: argparse.Namespace) -> int:
             reports.append(load_report(path))
         except (ReportError, OSError) as exc:
             raise CliError(str(exc)) from None
+    import uuid
+
+    from pytest_ragft.history.context import open_history
     from pytest_ragft.merge import merge_reports
 
+    settings = _settings(args)
+    run_id = uuid.uuid4().hex
+    opened = open_history(settings, run_id) if settings.history and not args.no_history else None
+    if opened is not None and opened.error is not None:
+        print(f"ragft merge: history store not used: {opened.error}", file=sys.stderr)
     try:
-        merged = merge_reports(reports, _settings(args))
+        merged = merge_reports(reports, settings, opened.context if opened else None, run_id=run_id)
     except ValueError as exc:
+        if opened is not None and opened.store is not None:
+            opened.store.close()
         raise CliError(str(exc)) from None
     write_json(merged, args.output)
+    stored = ""
+    if opened is not None and opened.store is not None:
+        with opened.store as store:
+            store.write_run(merged, store_outputs=settings.store_outputs)
+        stored = f", stored in {opened.store.location}"
     print(
         f"merged {len(reports)} report(s), {len(merged['cases'])} case(s): "
-        f"gate {merged['gate']['verdict']} -> {args.output}"
+        f"gate {merged['gate']['verdict']} -> {args.output}{stored}"
     )
     return 1 if merged["gate"]["verdict"] == "fail" else 0
 

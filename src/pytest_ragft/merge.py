@@ -4,15 +4,25 @@ statistics and gate are computed again over all of them."""
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_ragft.config import Settings, config_hash
 
+if TYPE_CHECKING:
+    from pytest_ragft.summary import HistoryContext
 
-def merge_reports(reports: Sequence[Mapping[str, Any]], settings: Settings) -> dict[str, Any]:
-    """Pool the shards' cases (a case id may appear in one shard only) into one report."""
+
+def merge_reports(
+    reports: Sequence[Mapping[str, Any]],
+    settings: Settings,
+    history: HistoryContext | None = None,
+    run_id: str | None = None,
+) -> dict[str, Any]:
+    """Pool the shards' cases (a case id may appear in one shard only) into one report, judged
+    against ``history`` like a run of one job."""
     from pytest_ragft import __version__, checklist
     from pytest_ragft.summary import build_report
 
@@ -43,11 +53,11 @@ def merge_reports(reports: Sequence[Mapping[str, Any]], settings: Settings) -> d
     merged = build_report(
         records,
         settings=settings,
-        run_id=first["run_id"],
+        run_id=run_id or uuid.uuid4().hex,
         started_at=first["started_at"],
         finished_at=last.get("finished_at") or datetime.now(UTC).isoformat(timespec="seconds"),
         meta={"git": first.get("git", {}), "ci": first.get("ci", {})},
-        history=None,
+        history=history,
         audit=audit,
         changed_files=_changed(),
         today=date.today(),

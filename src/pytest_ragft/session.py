@@ -277,43 +277,13 @@ class RagftSession:
             session.exitstatus = pytest.ExitCode.OK
 
     def _open_history(self, meta: dict[str, Any]) -> tuple[Any, Any]:
-        from pytest_ragft.history import HistoryError, open_store
-        from pytest_ragft.summary import HistoryContext
+        from pytest_ragft.history.context import open_history
 
-        settings = self.settings
-        try:
-            store = open_store(settings.history, settings.rootdir)
-        except HistoryError as exc:
-            self.notes.append(f"history store not used: {exc}")
-            self.history_error = str(exc)
-            return None, None
-        try:
-            base = store.baseline(
-                settings.suite,
-                settings.baseline_branch,
-                settings.baseline_runs,
-                exclude_run_id=self.run_id,
-            )
-            ctx = HistoryContext(
-                prior_runs=store.count_runs(
-                    settings.suite, settings.baseline_branch, exclude_run_id=self.run_id
-                ),
-                baseline_rates=base.rates,
-                baseline_pooled=base.pooled,
-                latest_outcomes=base.latest_outcomes,
-                baseline_count=base.count,
-                series=store.series(settings.suite, last=9),
-                flaky=[
-                    f["case_id"] if isinstance(f, dict) else str(f)
-                    for f in store.flaky_cases(settings.suite, last=10)
-                ],
-            )
-        except HistoryError as exc:
-            store.close()
-            self.notes.append(f"history store not used: {exc}")
-            self.history_error = str(exc)
-            return None, None
-        return store, ctx
+        opened = open_history(self.settings, self.run_id)
+        if opened.error is not None:
+            self.notes.append(f"history store not used: {opened.error}")
+            self.history_error = opened.error
+        return opened.store, opened.context
 
     def _history_failed(self, report: dict[str, Any], exc: Exception) -> None:
         self.notes.append(f"the run was not saved to history: {exc}")

@@ -1,0 +1,60 @@
+"""What a new run needs from the history: the baseline, earlier runs, trends, flaky cases.
+
+Shared by a pytest session and by ``ragft merge``, so a run assembled from shards is judged
+against the same baseline and stored the same way as one run in one job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pytest_ragft.history.errors import HistoryError
+
+if TYPE_CHECKING:
+    from pytest_ragft.config import Settings
+    from pytest_ragft.history.store import HistoryStore
+    from pytest_ragft.summary import HistoryContext
+
+
+@dataclass
+class Opened:
+    """The store (None when unusable), what it knows, and why it could not be used."""
+
+    store: HistoryStore | None
+    context: HistoryContext | None
+    error: str | None = None
+
+
+def open_history(settings: Settings, run_id: str) -> Opened:
+    """Open the configured store and read the baseline for a run; an unusable store is
+    reported in ``error``, never raised, so the run's reports still land."""
+    from pytest_ragft.history.store import open_store
+    from pytest_ragft.summary import HistoryContext
+
+    try:
+        store = open_store(settings.history, settings.rootdir)
+    except HistoryError as exc:
+        return Opened(None, None, str(exc))
+    try:
+        base = store.baseline(
+            settings.suite,
+            settings.baseline_branch,
+            settings.baseline_runs,
+            exclude_run_id=run_id,
+        )
+        context = HistoryContext(
+            prior_runs=store.count_runs(
+                settings.suite, settings.baseline_branch, exclude_run_id=run_id
+            ),
+            baseline_rates=base.rates,
+            baseline_pooled=base.pooled,
+            latest_outcomes=base.latest_outcomes,
+            baseline_count=base.count,
+            series=store.series(settings.suite, last=9),
+            flaky=[str(f["case_id"]) for f in store.flaky_cases(settings.suite, last=10)],
+        )
+    except HistoryError as exc:
+        store.close()
+        return Opened(None, None, str(exc))
+    return Opened(store, context)
