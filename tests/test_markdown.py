@@ -86,7 +86,7 @@ def test_passing_report() -> None:
     report["gate"]["events"] = []
     report["gate"]["reason"] = "every gate condition holds"
     md = render_markdown(report)
-    assert "✅ ragft gate: pass" in md
+    assert "✅ ragft gate: PASS" in md
     assert "**Why:** every gate condition holds" in md
     assert "Failed cases" not in md and "<details><summary>behavior" not in md
 

@@ -707,7 +707,7 @@ def test_store_outputs(project: Project, store_outputs: bool, kept: bool) -> Non
 @pytest.mark.parametrize(
     ("settings", "extra_test", "ret", "line"),
     [
-        pytest.param({"thresholds": {"behavior": 0.0}}, None, 0, "gate: pass*", id="healthy"),
+        pytest.param({"thresholds": {"behavior": 0.0}}, None, 0, "gate: PASS*", id="healthy"),
         pytest.param({}, None, 1, "gate: FAIL (below_threshold*", id="below-threshold"),
         pytest.param(
             {"thresholds": {"behavior": 0.0}},
@@ -720,7 +720,7 @@ def test_store_outputs(project: Project, store_outputs: bool, kept: bool) -> Non
             {"thresholds": {"behavior": 0.0}},
             "assert True",
             0,
-            "gate: pass*",
+            "gate: PASS*",
             id="passing-unit-test",
         ),
         pytest.param({"repeats": 0}, None, USAGE, "*repeats*", id="bad-config"),

@@ -183,7 +183,7 @@ def test_pass_without_events_and_control_characters() -> None:
     report["gate"] = {"verdict": "pass", "events": [], "reason": "all \x1b[2Jgood"}
     report["diagnosis"] = dict.fromkeys(report["diagnosis"], 0)
     lines = terminal_lines(report)
-    assert lines[-1] == "gate: pass (all [2Jgood)"
+    assert lines[-1] == "gate: PASS (all [2Jgood)"
     assert not any(x.startswith("failures diagnosed") for x in lines)
 
 

@@ -361,7 +361,7 @@ class RagftSession:
         tr.write_sep("=", "ragft")
         for line in terminal_lines(self.report):
             fail = line.startswith("gate: FAIL")
-            tr.write_line(line, red=fail, green=line.startswith("gate: pass"), bold=fail)
+            tr.write_line(line, red=fail, green=line.startswith("gate: PASS"), bold=fail)
         for note in self.notes:
             tr.write_line(f"warning: {note}", yellow=True)
         if self.written:

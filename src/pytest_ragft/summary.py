@@ -39,10 +39,16 @@ class HistoryContext:
 def merge_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One record per case: Python cases with repeats arrive as one record per repeat item."""
     merged: dict[str, dict[str, Any]] = {}
-    for record in records:
+    # Under xdist the repeats of a Python case arrive in any order: merge them in item order.
+    ordered = sorted(
+        records, key=lambda r: (r["id"] if r.get("python") else r["nodeid"], _first_repeat(r))
+    )
+    for record in ordered:
         key = record["nodeid"] if not record.get("python") else record["id"]
         if key not in merged:
             merged[key] = {**record, "repeats": list(record.get("repeats", []))}
+            if record.get("python"):
+                merged[key]["nodeid"] = record["id"]
             continue
         into = merged[key]
         into["repeats"].extend(record.get("repeats", []))
@@ -56,6 +62,11 @@ def merge_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if into.get("python") and len(into["repeats"]) > 1:
             _recompute(into)
     return sorted(merged.values(), key=lambda r: (r.get("source", ""), r["nodeid"]))
+
+
+def _first_repeat(record: Mapping[str, Any]) -> int:
+    repeats = record.get("repeats") or [{}]
+    return int(repeats[0].get("repeat", 0))
 
 
 def _recompute(record: dict[str, Any]) -> None:

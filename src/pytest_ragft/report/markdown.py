@@ -112,7 +112,7 @@ def _gate(report: Mapping[str, Any]) -> list[str]:
     gate = report.get("gate") or {}
     failed = gate.get("verdict") == "fail"
     suite = escape_md(str(report.get("suite", "")), limit=100)
-    verdict = "❌ ragft gate: FAIL" if failed else "✅ ragft gate: pass"
+    verdict = "❌ ragft gate: FAIL" if failed else "✅ ragft gate: PASS"
     lines = [f"## {verdict} · {suite}", ""]
     heading = [_event_line("❌", e) for e in fmt.events(report, "fail")[:20]]
     heading += [_event_line("💬", e) for e in fmt.events(report, "comment")[:20]]

@@ -85,7 +85,7 @@ def terminal_lines(report: Mapping[str, Any]) -> list[str]:
         lines.append(f"warning: {escape_terminal(fmt.event_text(event), limit=300)}")
 
     gate = report.get("gate") or {}
-    verdict = "FAIL" if gate.get("verdict") == "fail" else "pass"
+    verdict = "FAIL" if gate.get("verdict") == "fail" else "PASS"
     reason = escape_terminal(fmt.gate_reason(report), limit=300)
     lines.append(f"gate: {verdict} ({reason})" if reason else f"gate: {verdict}")
     return lines
