@@ -1226,3 +1226,33 @@ def test_an_unusable_history_store_is_said_and_loses_no_report(
     assert report["gate"]["verdict"] == ("fail" if exit_code else "pass")
     assert len(report["cases"]) == 4
     assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    "define", [pytest.param("def", id="sync"), pytest.param("async def", id="async")]
+)
+def test_a_pipeline_that_exits_is_an_error_and_the_run_goes_on(
+    project: Project, define: str
+) -> None:
+    project.configure(thresholds={"knowledge": 0.0})
+    project.pipeline(
+        f"""
+        import sys
+
+        {define} answer(question, **vars):
+            if question == "exit":
+                sys.exit(3)
+            return question
+        """
+    )
+    project.cases(
+        "knowledge",
+        [
+            case_yaml("exits", "knowledge", "exit", {"contains": "x"}),
+            case_yaml("answers", "knowledge", "30 days", {"contains": "30 days"}),
+        ],
+    )
+    result = project.run_subprocess()
+    result.stdout.fnmatch_lines(["*the pipeline raised SystemExit: 3*"])
+    assert project.outcomes() == {"exits": "error", "answers": "passed"}
+    assert result.ret == 0

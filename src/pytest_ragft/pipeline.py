@@ -192,16 +192,20 @@ class Caller:
                     f"the pipeline did not answer within timeout_s = {self.timeout_s:g} s",
                     time.perf_counter() - start,
                 )
+            except _Exited as exc:
+                return CallError("exception", _describe(exc.original), time.perf_counter() - start)
             except Exception as exc:
                 return CallError("exception", _describe(exc), time.perf_counter() - start)
-            latency = time.perf_counter() - start
-            if inspect.isawaitable(value):
-                return CallError(
-                    "type", "the pipeline returned an awaitable from a sync callable", latency
-                )
-            return normalize(value, latency)
+            return normalize(value, time.perf_counter() - start)
 
     async def _invoke(self, input: Any, vars: Mapping[str, Any]) -> Any:
+        try:
+            return await self._invoke_unguarded(input, vars)
+        except (SystemExit, KeyboardInterrupt) as exc:
+            # Raised out of a task, these would stop the event loop and every call with it.
+            raise _Exited(exc) from exc
+
+    async def _invoke_unguarded(self, input: Any, vars: Mapping[str, Any]) -> Any:
         if self.is_async:
             return await self.fn(input, **vars)
         future: asyncio.Future[Any] = self.loop.create_future()
@@ -233,6 +237,14 @@ class Caller:
             except RuntimeError:  # closed meanwhile
                 return
             self._thread.join(timeout=5)
+
+
+class _Exited(Exception):
+    """A pipeline that raised SystemExit or KeyboardInterrupt, carried as an ordinary error."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(repr(original))
+        self.original = original
 
 
 def _settle(future: asyncio.Future[Any], value: Any, exc: BaseException | None) -> None:
