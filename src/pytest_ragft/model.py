@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -145,7 +145,20 @@ class CaseRecord:
     min_pass_ratio: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """A JSON-safe copy (lists copied, not shared): faster than ``asdict`` on every item."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        for name in ("tags", "facts", "messages"):
+            data[name] = list(data[name])
+        data["repeats"] = [
+            {
+                **vars(r),
+                "messages": list(r.messages),
+                "contexts": list(r.contexts),
+                "scores": dict(r.scores),
+            }
+            for r in self.repeats
+        ]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CaseRecord:
