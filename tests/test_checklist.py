@@ -17,10 +17,10 @@ from pytest_ragft.checklist import (
     answer_cost,
     answer_owner,
     answer_training_data,
-    audit_training_data,
     matrix_cell,
     recommend,
 )
+from pytest_ragft.training import audit as audit_training_data
 
 # --- shape --------------------------------------------------------------------------------------
 

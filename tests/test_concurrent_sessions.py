@@ -66,6 +66,15 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+
+
+def _pytest(project: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        PYTEST, cwd=project, env=_env(), capture_output=True, text=True, timeout=240
+    )
+
+
 def _runs(history: Path) -> list[tuple[str, int]]:
     with sqlite3.connect(history) as db:
         runs = db.execute("SELECT run_id, id FROM ragft_runs").fetchall()
@@ -86,7 +95,7 @@ def test_four_sessions_write_one_store_at_once(tmp_path: Path) -> None:
     projects = [_project(tmp_path / f"p{i}", history) for i in range(4)]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+            PYTEST,
             cwd=p,
             env=_env(),
             stdout=subprocess.PIPE,
@@ -107,19 +116,12 @@ def test_four_sessions_write_one_store_at_once(tmp_path: Path) -> None:
 def test_a_session_killed_mid_run_leaves_the_store_as_it_was(tmp_path: Path) -> None:
     history = tmp_path / "history.sqlite"
     project = _project(tmp_path / "p", history)
-    first = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=project,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    first = _pytest(project)
     assert first.returncode == 0, first.stdout[-2000:]
     before = _runs(history)
     assert len(before) == 1
     slow = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        PYTEST,
         cwd=project,
         env=_env(BOT_DELAY="5"),
         stdout=subprocess.PIPE,
@@ -132,14 +134,7 @@ def test_a_session_killed_mid_run_leaves_the_store_as_it_was(tmp_path: Path) -> 
     assert _runs(history) == before
     with sqlite3.connect(history) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    again = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=project,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    again = _pytest(project)
     assert again.returncode == 0, again.stdout[-2000:]
     assert len(_runs(history)) == 2
     assert json.dumps(before[0]) in json.dumps(_runs(history))

@@ -496,10 +496,24 @@ def test_unrelated_ragft_variables_are_ignored(var: str) -> None:
 
 @pytest.mark.parametrize(
     "var",
-    [pytest.param(v, id=v) for v in ("RAGFT_REPEATS", "RAGFT_STORE_OUTPUTS", "RAGFT_TIMEOUT_S")],
+    [
+        pytest.param(v, id=v)
+        for v in (
+            "RAGFT_REPEATS",
+            "RAGFT_STORE_OUTPUTS",
+            "RAGFT_TIMEOUT_S",
+            "RAGFT_PIPELINE",
+            "RAGFT_CASES",
+            "RAGFT_SUITE",
+        )
+    ],
 )
-def test_empty_typed_variable_means_not_given(tmp_path: Path, var: str) -> None:
-    body = "[tool.ragft]\nrepeats = 2\nstore_outputs = false\ntimeout_s = 9\n"
+def test_empty_variable_means_not_given(tmp_path: Path, var: str) -> None:
+    """An unset CI input arrives as an empty variable: it must not wipe the pyproject value."""
+    body = (
+        '[tool.ragft]\npipeline = "bot:answer"\ncases = ["x/*.yaml"]\nsuite = "s"\n'
+        "repeats = 2\nstore_outputs = false\ntimeout_s = 9\n"
+    )
     assert load(tmp_path, body, **{var: " "}) == load(tmp_path, body)
 
 

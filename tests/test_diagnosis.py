@@ -250,3 +250,22 @@ def test_disagreements(
     assert got == expected
     assert got.sentences == sentences
     assert got.total == expected.knowledge_for_behavior + expected.behavior_for_knowledge
+
+
+@pytest.mark.parametrize(
+    ("answer", "contexts", "expected"),
+    [
+        pytest.param("Paris is the capital.", (), "behavior", id="one-option-present"),
+        pytest.param("It is Lyon.", ("The capital is Paris.",), "hybrid", id="option-retrieved"),
+        pytest.param("It is Lyon.", ("Lyon is large.",), "knowledge", id="no-option-anywhere"),
+        pytest.param("It is Lyon.", (), "knowledge", id="nothing-retrieved"),
+    ],
+)
+def test_contains_any_is_one_any_of_fact_group(
+    answer: str, contexts: tuple[str, ...], expected: str
+) -> None:
+    """An openai/evals sample's ideal answers: any one of them is the fact."""
+    case = Case(id="c", kind="knowledge", expect={"contains_any": ["Paris", "Paris, France"]})
+    failed = [CheckOutcome("contains_any", False, "missing")]
+    assert static_diagnosis(case, Result(answer, contexts), failed, False) == expected
+    assert counterfactual_contexts(case) == ("Paris",)

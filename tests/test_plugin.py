@@ -1256,3 +1256,31 @@ def test_a_pipeline_that_exits_is_an_error_and_the_run_goes_on(
     result.stdout.fnmatch_lines(["*the pipeline raised SystemExit: 3*"])
     assert project.outcomes() == {"exits": "error", "answers": "passed"}
     assert result.ret == 0
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        pytest.param([], id="whole-suite"),
+        pytest.param(["evals/behavior.yaml"], id="other-file-only"),
+        pytest.param(["-k", "short"], id="keyword"),
+    ],
+)
+def test_contamination_counts_every_eval_case_whatever_is_selected(
+    project: Project, selection: list[str]
+) -> None:
+    project.standard(
+        thresholds={"behavior": 0.0},
+        checklist={"training_data": ["finetune/*.jsonl"], "min_training_examples": 1},
+    )
+    train = project.path / "finetune" / "train.jsonl"
+    train.parent.mkdir()
+    rows = [
+        {"prompt": "30 days", "completion": "leaks the refund-window case"},
+        {"prompt": "something new", "completion": "fine"},
+    ]
+    train.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    project.run(*selection)
+    evidence = project.report()["checklist"][2]["evidence"]
+    assert "1 equal to an eval case's input" in evidence, evidence
+    assert evidence.startswith("1 valid example"), evidence

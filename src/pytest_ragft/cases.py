@@ -284,7 +284,10 @@ def parse_jsonl(text: str) -> tuple[list[tuple[int, Any]], list[Problem]]:
     """The records of a JSONL text with their line numbers; blank lines are skipped."""
     records: list[tuple[int, Any]] = []
     problems: list[Problem] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # Only "\n" ends a record: str.splitlines would also split on U+2028, U+0085 and others,
+    # which JSON allows unescaped inside strings.
+    for number, line in enumerate(text.split("\n"), start=1):
+        raw = line.removesuffix("\r")
         if not raw.strip():
             continue
         try:

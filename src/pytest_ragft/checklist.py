@@ -2,19 +2,17 @@
 
 Each answer is ``yes``, ``no`` or ``unknown`` with a sentence of evidence carrying the numbers,
 so a team can see what to change to move it. Functions take plain values, not settings or a
-run, so each rule is tested on its own; the only I/O is reading the training-data files.
+run, so each rule is tested on its own; ``pytest_ragft.training`` reads the training files.
 """
 
 from __future__ import annotations
 
 import calendar
-import glob
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any, Literal
 
 from pytest_ragft.matching import normalize
@@ -162,18 +160,20 @@ class _Invalid(Exception):
     """A training line that is not a usable example; the message says why."""
 
 
-def audit_training_data(
-    patterns: Sequence[str], rootdir: Path, eval_inputs: Iterable[str]
+def audit_examples(
+    patterns: Sequence[str],
+    files: Sequence[tuple[str, bytes | str]],
+    unmatched: Sequence[str],
+    eval_inputs: Iterable[str],
 ) -> TrainingAudit:
-    """Count the usable fine-tuning examples in the files ``patterns`` match under ``rootdir``.
+    """Count the usable fine-tuning examples in ``files`` (name, content bytes, or the reason
+    the file could not be read); ``pytest_ragft.training`` reads them.
 
     Each JSONL line is ``{"messages": [...]}``, ``{"prompt", "completion"}`` or
     ``{"input", "output"}``. Blank lines are skipped; examples equal (ignoring case and white
     space) to an earlier one are duplicates; examples whose input equals an eval case's input
     would let the model learn the eval, so they are dropped as contaminated.
     """
-    files = _match_files(patterns, rootdir)
-    unmatched = tuple(p for p in patterns if not _match_files([p], rootdir))
     eval_keys = {key for key in (normalize(text) for text in eval_inputs) if key}
     formats = {"messages": 0, "prompt_completion": 0, "input_output": 0}
     seen: set[tuple[str, ...]] = set()
@@ -186,11 +186,9 @@ def audit_training_data(
         if len(problems) < MAX_PROBLEMS:
             problems.append(f"{where}: {why}")
 
-    for path, name in files:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            reject(name, f"cannot be read ({exc.strerror or exc})")
+    for name, data in files:
+        if isinstance(data, str):
+            reject(name, f"cannot be read ({data})")
             continue
         raw_lines = data.split(b"\n")
         if raw_lines and raw_lines[-1] == b"":
@@ -221,8 +219,8 @@ def audit_training_data(
     well_formed = sum(formats.values())
     return TrainingAudit(
         patterns=tuple(patterns),
-        files=tuple(name for _, name in files),
-        unmatched=unmatched,
+        files=tuple(name for name, _ in files),
+        unmatched=tuple(unmatched),
         lines=lines,
         blank=blank,
         messages=formats["messages"],
@@ -234,17 +232,6 @@ def audit_training_data(
         contaminated=contaminated,
         valid=well_formed - duplicates - contaminated,
     )
-
-
-def _match_files(patterns: Iterable[str], rootdir: Path) -> list[tuple[Path, str]]:
-    """Files matched by the globs, each once, sorted, named relative to ``rootdir`` (posix)."""
-    found: dict[Path, str] = {}
-    for pattern in patterns:
-        for match in glob.glob(pattern, root_dir=rootdir, recursive=True):
-            path = (rootdir / match).resolve()
-            if path.is_file() and path not in found:
-                found[path] = Path(match).as_posix()
-    return sorted(((path, name) for path, name in found.items()), key=lambda item: item[1])
 
 
 def _parse_example(text: str) -> tuple[str, str, tuple[str, ...]]:

@@ -461,12 +461,12 @@ def convert_text(text: str, node: Mapping[str, Any]) -> Any:
     stripped = text.strip()
     if kind == "integer":
         try:
-            return int(stripped)
+            return int(text)  # int and float take their own white space, and only theirs
         except ValueError:
             raise _BadText("an integer") from None
     if kind == "number":
         try:
-            number = float(stripped)
+            number = float(text)
         except ValueError:
             raise _BadText("a number") from None
         if not math.isfinite(number):
@@ -496,8 +496,8 @@ def _overrides(
         path = names[name]
         node = _subschema(path)
         text = environ[name]
-        if not text.strip() and node.get("type") in ("integer", "number", "boolean"):
-            continue  # an empty variable (an unset CI input) means "not given"
+        if not text.strip() and path != ("history",):
+            continue  # an empty variable (an unset CI input) means "not given"; history="" is off
         try:
             found.append((path, convert_text(text, node), name))
         except _BadText as exc:

@@ -29,14 +29,18 @@ def static_diagnosis(
     del failed
     if errored or result is None:
         return "error"
-    missing = [fact for fact in case.effective_facts if not contains_fact(result.answer, fact)]
+    missing = [g for g in case.fact_groups if not _found(result.answer, g)]
     if not missing:
         return "behavior"
     if result.contexts and all(
-        any(contains_fact(context, fact) for context in result.contexts) for fact in missing
+        any(_found(context, group) for context in result.contexts) for group in missing
     ):
         return "hybrid"
     return "knowledge"
+
+
+def _found(text: str, group: Sequence[str]) -> bool:
+    return any(contains_fact(text, option) for option in group)
 
 
 def needs_counterfactual(static: str) -> bool:
@@ -45,8 +49,9 @@ def needs_counterfactual(static: str) -> bool:
 
 
 def counterfactual_contexts(case: Case) -> tuple[str, ...]:
-    """The passages for the counterfactual re-run: ``gold_contexts``, else the facts."""
-    return case.gold_contexts or case.effective_facts
+    """The passages for the counterfactual re-run: ``gold_contexts``, else the facts (for an
+    "any of" group, its first string: one right answer is what the model needs to see)."""
+    return case.gold_contexts or tuple(group[0] for group in case.fact_groups)
 
 
 def final_diagnosis(static: str, counterfactual: str | None) -> str:

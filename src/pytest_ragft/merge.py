@@ -23,7 +23,8 @@ def merge_reports(
 ) -> dict[str, Any]:
     """Pool the shards' cases (a case id may appear in one shard only) into one report, judged
     against ``history`` like a run of one job."""
-    from pytest_ragft import __version__, checklist
+    from pytest_ragft import __version__, training
+    from pytest_ragft.checks import BUILTIN_CHECKS
     from pytest_ragft.summary import build_report
 
     if not reports:
@@ -46,10 +47,8 @@ def merge_reports(
     first = min(reports, key=lambda r: r["started_at"])
     last = max(reports, key=lambda r: r.get("finished_at") or r["started_at"])
     non_eval = sum(int(r["gate"].get("non_eval_failed") or 0) for r in reports)
-    inputs = [c.get("input", "") for c in records if c.get("input")]
-    audit = checklist.audit_training_data(
-        settings.checklist.training_data, settings.rootdir, inputs
-    )
+    inputs = training.eval_inputs(settings, records, {*BUILTIN_CHECKS, "deepeval"})
+    audit = training.audit(settings.checklist.training_data, settings.rootdir, inputs)
     merged = build_report(
         records,
         settings=settings,

@@ -62,6 +62,20 @@ class Case:
             return tuple(str(c) for c in contains)
         return ()
 
+    @property
+    def fact_groups(self) -> tuple[tuple[str, ...], ...]:
+        """What the diagnosis looks for, as groups of which any one string will do: each fact
+        on its own; without facts or ``contains``, the ``contains_any`` strings as one group
+        (an openai/evals sample's ideal answers, say)."""
+        if self.effective_facts:
+            return tuple((fact,) for fact in self.effective_facts)
+        any_of = self.expect.get("contains_any")
+        if isinstance(any_of, str) and any_of:
+            return ((any_of,),)
+        if isinstance(any_of, list) and any_of:
+            return (tuple(str(option) for option in any_of),)
+        return ()
+
 
 def input_text(value: str | tuple[Message, ...] | list[Any]) -> str:
     """A string input as is; a chat input as its last user message (else its last message)."""

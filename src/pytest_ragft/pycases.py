@@ -15,6 +15,7 @@ from pytest_ragft.model import (
     CheckOutcome,
     RepeatRecord,
     Result,
+    input_text,
 )
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class Ragft:
         self.case = case
         self.result: Result | None = None
         self.error: CallError | None = None
+        self.last_input = ""  # what the case asked, for the record and the training audit
 
     def ask(self, input: Any, **vars: Any) -> Result:
         """Call the pipeline with ``input`` and ``vars``; raise PipelineCallError on failure."""
@@ -43,6 +45,7 @@ class Ragft:
                 "ragft.ask needs pytest-ragft active: add a [tool.ragft] table to pyproject.toml "
                 "or run with --ragft"
             )
+        self.last_input = input_text(input)
         outcome = self._runner.ask(input, vars)
         if isinstance(outcome, CallError):
             self.error = outcome
@@ -139,7 +142,7 @@ def record_for(
         tags=list(case.tags),
         volatile=case.volatile,
         source=case.source,
-        input="",
+        input=fixture.last_input if fixture else "",
         facts=list(case.effective_facts),
         repeats=[repeat_record],
         messages=[message] if message else [],

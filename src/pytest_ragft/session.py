@@ -218,7 +218,7 @@ class RagftSession:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
     def _finish(self, session: pytest.Session) -> None:
-        from pytest_ragft import __version__, checklist
+        from pytest_ragft import __version__, training
         from pytest_ragft.summary import HistoryContext, build_report
 
         settings = self.settings
@@ -228,10 +228,8 @@ class RagftSession:
         store = None
         if settings.history:
             store, history_ctx = self._open_history(meta)
-        inputs = [r.get("input", "") for r in self.records if r.get("input")]
-        audit = checklist.audit_training_data(
-            settings.checklist.training_data, settings.rootdir, inputs
-        )
+        inputs = training.eval_inputs(settings, self.records, {*registry(self.config), "deepeval"})
+        audit = training.audit(settings.checklist.training_data, settings.rootdir, inputs)
         now = datetime.now(UTC)
         report = build_report(
             self.records,

@@ -336,7 +336,7 @@ def _checklist(
     diagnosed = bound + diag_counts["knowledge"]
     total_cases = sum(c["total"] for c in categories.values())
     if audit is None:
-        audit = checklist.audit_training_data((), settings.rootdir, ())
+        audit = checklist.audit_examples((), (), (), ())
     cost = None
     if cl.cost is not None:
         cost = {
