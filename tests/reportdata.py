@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from pytest_ragft.checklist import TITLES
+
 _FAILED_DIAGNOSES = ("behavior", "hybrid", "knowledge")
 
 
@@ -185,18 +187,21 @@ def build_report(
             {
                 "question": 1,
                 "key": "baseline",
+                "title": TITLES["baseline"],
                 "answer": "yes",
                 "evidence": "5 baseline runs on main; behavior 77.5% < 85%",
             },
             {
                 "question": 2,
                 "key": "behavior_gap",
+                "title": TITLES["behavior_gap"],
                 "answer": "yes",
                 "evidence": "8 of 10 failures are behavior-bound (share 0.6)",
             },
             {
                 "question": 3,
                 "key": "training_data",
+                "title": TITLES["training_data"],
                 "answer": "no",
                 "evidence": "183 valid of 200 needed (212 lines, 20 invalid, 9 duplicates)",
                 "note": "183/200 examples",
@@ -204,12 +209,14 @@ def build_report(
             {
                 "question": 4,
                 "key": "owner",
+                "title": TITLES["owner"],
                 "answer": "yes",
                 "evidence": "@acme/ml-platform until 2028-01-31",
             },
             {
                 "question": 5,
                 "key": "cost",
+                "title": TITLES["cost"],
                 "answer": "yes",
                 "evidence": "gain 520.00/month, cost 425.00/month",
                 "short": "payback 7 months",

@@ -1012,7 +1012,7 @@ def test_suite_setting_beats_project_name(tmp_path: Path) -> None:
         pytest.param(
             "out",
             'html = ""\njson = "j/r.json"',
-            {"html": None, "json": "out/j/r.json"},
+            {"html": None, "json": "out/r.json"},
             id="dir-and-skipped",
         ),
     ],

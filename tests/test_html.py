@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -17,6 +18,7 @@ import jsonschema
 import pytest
 from chromium import Browser, find_chromium, ink_share
 
+from pytest_ragft.checklist import TITLES
 from pytest_ragft.report.html import CSP, render_html
 
 SCHEMA = Path(__file__).parents[1] / "src" / "pytest_ragft" / "schemas" / "report.schema.json"
@@ -168,39 +170,51 @@ def make_report() -> dict[str, Any]:
         "tags": {"refunds": _category(2, 4, 1, 2 / 7, 0.0)},
         "diagnosis": {"knowledge": 1, "hybrid": 2, "behavior": 1, "error": 1},
         "counterfactual": {"run": 3, "confirmed": 2, "overturned": 1},
-        "disagreements": {"sentences": ["1 knowledge case failed for behavior reasons"]},
+        "disagreements": {"knowledge": {"behavior": 1}},
         "checklist": [
             {
                 "question": 1,
                 "key": "baseline",
+                "title": TITLES["baseline"],
                 "answer": "yes",
                 "evidence": "5 earlier runs on main; behavior 25.0% < 85%",
             },
             {
                 "question": 2,
                 "key": "behavior_gap",
+                "title": TITLES["behavior_gap"],
                 "answer": "no",
                 "evidence": "3 of 4 failures are behavior-bound; knowledge 33.3% < 90%",
             },
             {
                 "question": 3,
                 "key": "training_data",
+                "title": TITLES["training_data"],
                 "answer": "no",
                 "evidence": "183 valid examples of 200 needed",
             },
             {
                 "question": 4,
                 "key": "owner",
+                "title": TITLES["owner"],
                 "answer": "yes",
                 "evidence": "@acme/ml-platform until 2028-01-31",
             },
-            {"question": 5, "key": "cost", "answer": "unknown", "evidence": "no cost table"},
+            {
+                "question": 5,
+                "key": "cost",
+                "title": TITLES["cost"],
+                "answer": "unknown",
+                "evidence": "no cost table",
+            },
         ],
         "recommendation": {
             "cell": "fine-tune",
             "counts": {"rag": 1, "pretraining": 0, "fine-tune": 2, "prompt": 1},
             "not_yet": [2, 3, 5],
             "advice": "Fix the prompt first; fine-tune once questions 2, 3 and 5 are yes.",
+            "summary": "behavior-bound, stable -> fine-tune (LoRA/QLoRA): not yet, "
+            "questions 2, 3 and 5",
         },
         "flaky": ["greeting"],
         "history": [
@@ -239,11 +253,11 @@ def hostile_report(payload: str) -> dict[str, Any]:
     for event in report["gate"]["events"]:
         event["detail"] = payload
     for item in report["checklist"]:
-        item["evidence"] = payload
+        item.update(title=payload, evidence=payload)
     report["recommendation"]["advice"] = payload
     report["recommendation"]["summary"] = payload
     report["flaky"] = [payload]
-    report["disagreements"] = {"sentences": [payload]}
+    report["disagreements"] = {payload: {payload: 2}}
     report["tags"] = {payload: report["tags"]["refunds"]}
     report["categories"]["behavior"]["power_note"] = payload
     report["categories"]["knowledge"]["regression"] = {"detail": payload, "fires": True}
@@ -311,9 +325,8 @@ def test_page_is_self_contained() -> None:
     out = render_html(make_report())
     page = Page(out)
     assert [a.get("content") for a in page.named("meta") if a.get("http-equiv")] == [CSP]
-    assert CSP == (
-        "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
-    )
+    # No script-src: default-src 'none' then blocks every script, inline ones included.
+    assert CSP == "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
     assert not {"script", "link", "img", "iframe", "object", "embed", "base"} & {
         tag for tag, _ in page.tags
     }
@@ -404,7 +417,7 @@ def test_single_run_without_failures_or_baseline() -> None:
     assert [c["attrs"]["data-points"] for c in page.charts] == ["1", "1"]
     assert "No failed or errored cases." in out
     assert "No gate events." in out
-    assert "Nothing failed" in out
+    assert '<p class="headline">nothing failed: no change recommended</p>' in out
     assert not page.named("input") and not page.named("article")
     assert "Gate: PASS" in out
 
@@ -464,7 +477,72 @@ def test_numbers_are_formatted_not_computed() -> None:
     assert "−56.7 pts" in out  # knowledge change as given
     assert "[23.3, 38.3]" in out  # knowledge Wilson interval as given
     assert "85%" in out and "90%" in out
-    assert "not yet: questions 2, 3, 5" in out
+
+
+def test_control_and_bidi_characters_never_reach_the_page() -> None:
+    hidden = "a\x1b[31mb\x07c\x00d\u202ee\u200bf\u2066g"
+    out = render_html(hostile_report(hidden))
+    assert not re.search(
+        "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]", out
+    )
+    assert "a[31mbcdefg" in out
+
+
+def _headline(out: str) -> str:
+    found = re.search(r'<p class="headline">(.*?)</p>', out)
+    assert found is not None
+    return found.group(1)
+
+
+def test_recommendation_is_the_summarys_own_words() -> None:
+    out = render_html(make_report())
+    assert _headline(out) == (
+        "behavior-bound, stable → fine-tune (LoRA/QLoRA): not yet, questions 2, 3 and 5"
+    )
+    assert out.count("not yet") == 1 and "-&gt;" not in out
+    assert '<p class="advice">Fix the prompt first;' in out
+    assert '<strong>1</strong> <span class="muted small">failure</span>' in out  # rag
+    assert '<strong>0</strong> <span class="muted small">failures</span>' in out  # pretraining
+
+
+def test_recommendation_without_summary_shows_the_cell_label() -> None:
+    report = make_report()
+    del report["recommendation"]["summary"]
+    out = render_html(report)
+    assert _headline(out) == "behavior-bound, stable → fine-tune (LoRA/QLoRA)"
+    assert "not yet" not in out
+
+
+def test_checklist_titles_come_from_the_report() -> None:
+    report = make_report()
+    report["checklist"][0]["title"] = "Our own question?"
+    del report["checklist"][1]["title"]
+    out = render_html(report)
+    assert '<p class="question">Our own question? ' in out
+    assert f'<p class="question">{html.escape(TITLES["behavior_gap"])} ' in out
+
+
+def test_disagreements_are_worded_like_the_other_reports() -> None:
+    out = render_html(make_report())
+    assert "<li>1 knowledge case failed for behavior reasons</li>" in out
+
+
+def test_diagnoses_in_the_order_of_the_other_reports() -> None:
+    page = Page(render_html(make_report()))
+    chips = [a["class"] for a in page.named("span") if "chip" in (a.get("class") or "")]
+    assert chips == [f"chip diag-{d}" for d in ("behavior", "hybrid", "knowledge", "error")]
+    radios = [a["id"] for a in page.named("input") if a.get("name") == "f-diag"]
+    assert radios == [f"f-diag-{d}" for d in ("all", "behavior", "hybrid", "knowledge", "error")]
+
+
+def test_malformed_numbers_show_a_dash() -> None:
+    report = make_report()
+    report["categories"]["knowledge"].update(rate=True, baseline=float("nan"), ci=[0.1, None])
+    out = render_html(report)
+    row = re.search(r'<th scope="row">knowledge</th>.*?</tr>', out)
+    assert row is not None
+    assert '<td class="num rate">-</td><td class="num">-</td>' in row.group(0)
+    assert "nan" not in out.lower()
 
 
 # -- in a real browser ----------------------------------------------------------------------------
@@ -528,8 +606,10 @@ def test_the_probe_sees_requests_errors_and_the_csp_at_work(
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         "<p>x</p><img src='http://127.0.0.1:9/pixel.png'>"
         "<link rel=stylesheet href='http://127.0.0.1:9/style.css'>"
+        "<script>window.__ran = 1</script>"
     )
     browser.open(guarded.as_uri())
+    assert browser.evaluate("typeof window.__ran") == "undefined"
     # The browser announces the two requests, and the policy stops both before they go out.
     assert len(browser.requests()) == 3
     blocked = [

@@ -142,14 +142,15 @@ class Settings:
     report: ReportSettings = field(default_factory=ReportSettings)
     report_dir: Path | None = None
 
-    @property
-    def report_base(self) -> Path:
-        """Where relative report paths land: ``--ragft-report-dir`` if given, else the rootdir."""
-        return self.report_dir if self.report_dir is not None else self.rootdir
-
     def report_path(self, fmt: ReportFormat) -> Path | None:
-        """The absolute path of one report, or None when it is switched off with ""."""
-        return self.report.path(fmt, self.report_base)
+        """The absolute path of one report, or None when it is switched off with "".
+
+        Configured paths are relative to the rootdir; ``--ragft-report-dir`` puts every report
+        straight into that folder under its file name (a CI shard's reports in one place)."""
+        if self.report_dir is None:
+            return self.report.path(fmt, self.rootdir)
+        path = self.report.path(fmt, self.rootdir)
+        return None if path is None else self.report_dir / path.name
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,63 +1,82 @@
-"""Formatting shared by the Markdown and terminal renderers: numbers, labels, one-line texts.
+"""Formatting shared by the renderers (terminal, Markdown, HTML): numbers, labels, one-line texts.
 
-Kept in one place so the terminal summary and the PR comment word the same facts the same way.
+Kept in one place so the terminal summary, the PR comment and the HTML page word the same facts
+the same way.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from pytest_ragft.checklist import KEYS, TITLES
 
 CATEGORY_ORDER = ("knowledge", "behavior")
 # Behavior-bound first: those are the failures the fine-tuning question is about.
 DIAGNOSIS_ORDER = ("behavior", "hybrid", "knowledge", "error")
 CELL_ORDER = ("rag", "pretraining", "fine-tune", "prompt")
+# For a report whose recommendation carries no ``summary`` of its own.
 CELL_LABELS = {
     "rag": "knowledge-bound, volatile -> RAG",
     "pretraining": "knowledge-bound, stable -> continued pretraining (rare)",
     "fine-tune": "behavior-bound, stable -> fine-tune (LoRA/QLoRA)",
     "prompt": "behavior-bound, volatile -> prompt engineering + few-shot",
 }
-QUESTION_TITLES = {
-    1: "An evaluation baseline that RAG + better prompts already fail",
-    2: "A behavior problem, not a knowledge problem",
-    3: "Hundreds of production-matched training examples ready",
-    4: "Someone owns the adapter lifecycle for the next 12+ months",
-    5: "The operational cost justifies the performance gain",
-}
+# The decision matrix: rows are the failure type, columns the signal (stable, volatile).
+MATRIX = (
+    ("knowledge-bound", ("pretraining", "rag")),
+    ("behavior-bound", ("fine-tune", "prompt")),
+)
 SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def number(value: Any) -> float | None:
+    """A finite number, or None: a malformed value (a bool, NaN) must not read as a rate."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    result = float(value)
+    return result if math.isfinite(result) else None
 
 
 def pct(value: Any, digits: int = 1) -> str:
     """A share as a percentage (0.925 -> ``92.5%``); ``-`` when absent."""
-    if not isinstance(value, int | float):
+    share = number(value)
+    if share is None:
         return "-"
-    return f"{value * 100:.{digits}f}%"
+    return f"{share * 100:.{digits}f}%"
 
 
 def threshold_pct(value: Any) -> str:
     """A threshold without a needless decimal (0.9 -> ``90%``, 0.875 -> ``87.5%``)."""
-    if not isinstance(value, int | float):
+    share = number(value)
+    if share is None:
         return "-"
-    return f"{value * 100:.1f}".removesuffix(".0") + "%"
+    return f"{share * 100:.1f}".removesuffix(".0") + "%"
 
 
 def ci_text(value: Any) -> str:
     """A Wilson interval in percent, ``[81.2, 96.8]``; ``-`` when absent."""
-    if not isinstance(value, Sequence) or len(value) != 2:
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
         return "-"
-    low, high = value
-    if not isinstance(low, int | float) or not isinstance(high, int | float):
+    low, high = number(value[0]), number(value[1])
+    if low is None or high is None:
         return "-"
     return f"[{low * 100:.1f}, {high * 100:.1f}]"
 
 
 def points(value: Any) -> str:
     """A change in percentage points with its sign (-0.02 -> ``-2.0``); ``-`` when absent."""
-    if not isinstance(value, int | float):
+    change = number(value)
+    if change is None:
         return "-"
-    text = f"{value * 100:+.1f}"
+    text = f"{change * 100:+.1f}"
     return "+0.0" if text == "-0.0" else text
+
+
+def arrows(text: str) -> str:
+    """``a -> b`` as ``a → b``, for the renderers that are not plain terminals."""
+    return text.replace(" -> ", " → ")
 
 
 def sparkline(values: Iterable[Any], width: int = 10) -> str:
@@ -113,6 +132,21 @@ def diagnosis_counts(report: Mapping[str, Any]) -> list[tuple[str, int]]:
     return [(d, int(counts[d])) for d in DIAGNOSIS_ORDER if counts.get(d)]
 
 
+def question_title(item: Mapping[str, Any]) -> str:
+    """A checklist answer's question: its own ``title``, else the checklist's wording for its
+    ``key`` (or its number), else the key itself."""
+    title = item.get("title")
+    if isinstance(title, str) and title.strip():
+        return title.strip()
+    key = item.get("key")
+    question = item.get("question")
+    if key not in TITLES and isinstance(question, int) and 1 <= question <= len(KEYS):
+        key = KEYS[question - 1]
+    if isinstance(key, str) and key in TITLES:
+        return TITLES[key]
+    return str(key or f"question {question}")
+
+
 def answer_word(answer: Any) -> str:
     """``yes`` stays quiet; ``NO`` stands out; ``unknown`` says so."""
     return {"yes": "yes", "no": "NO"}.get(str(answer), "unknown")
@@ -133,28 +167,22 @@ def checklist_note(item: Mapping[str, Any], limit: int = 48) -> str | None:
     return evidence if len(evidence) <= limit else evidence[: limit - 1] + "…"
 
 
-def not_yet_text(not_yet: Sequence[Any]) -> str:
-    """``question 3`` / ``questions 3, 5``."""
-    numbers = ", ".join(str(n) for n in not_yet)
-    return f"question{'s' if len(not_yet) > 1 else ''} {numbers}"
-
-
 def recommendation_text(rec: Mapping[str, Any]) -> str:
-    """``behavior-bound, stable -> fine-tune (LoRA/QLoRA): not yet, question 3``: the summary's
-    own wording when it has one."""
+    """The summary's own ``summary`` (``behavior-bound, stable -> fine-tune (LoRA/QLoRA): not
+    yet, question 3``); without one, only the label of the chosen cell."""
     summary = rec.get("summary")
     if isinstance(summary, str) and summary.strip():
         return summary.strip()
     cell = rec.get("cell")
     if cell is None:
         return "nothing failed: no change recommended"
-    label = CELL_LABELS.get(str(cell), str(cell))
-    if cell == "fine-tune":
-        not_yet = list(rec.get("not_yet") or [])
-        if not_yet:
-            return f"{label}: not yet, {not_yet_text(not_yet)}"
-        return f"{label}: all five answers are yes"
-    return label
+    return CELL_LABELS.get(str(cell), str(cell))
+
+
+def advice_text(rec: Mapping[str, Any]) -> str | None:
+    """The summary's advice on the recommendation, if it gave any."""
+    advice = rec.get("advice")
+    return advice.strip() if isinstance(advice, str) and advice.strip() else None
 
 
 def cell_counts_text(rec: Mapping[str, Any]) -> str:

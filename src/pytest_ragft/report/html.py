@@ -8,44 +8,25 @@ escaped like all report text, can neither add markup nor make the page call out.
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pytest_ragft.model import DIAGNOSES, KINDS
+from pytest_ragft.model import KINDS
+from pytest_ragft.report import fmt
+from pytest_ragft.report.escape import strip_control
 
 __all__ = ["CSP", "render_html"]
 
-CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+# No script-src: the page has no script, so ``default-src 'none'`` blocks every one.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 # Answers and inputs are cut here: the page stays readable and the history keeps the full text.
 EXCERPT_CHARS = 1500
 
-QUESTION_TITLES = {
-    "baseline": "An evaluation baseline that RAG + better prompts already fails?",
-    "behavior_gap": "Is the failure a behavior problem, not a knowledge problem?",
-    "training_data": "Hundreds of production-matched training examples ready?",
-    "owner": "Does someone own the adapter lifecycle for the next 12+ months?",
-    "cost": "Does the operational cost justify the performance gain?",
-}
-
-CELL_LABELS = {
-    "rag": "RAG",
-    "pretraining": "continued pretraining",
-    "fine-tune": "fine-tune (LoRA/QLoRA)",
-    "prompt": "prompt engineering + few-shot",
-}
-
-# The decision matrix: rows are the failure type, columns the signal.
-MATRIX = (
-    ("knowledge-bound", ("pretraining", "rag")),
-    ("behavior-bound", ("fine-tune", "prompt")),
-)
-
 # The case filters: (radio group, case data attribute, values).
 FILTERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("kind", "kind", KINDS),
-    ("diag", "diagnosis", DIAGNOSES),
+    ("diag", "diagnosis", fmt.DIAGNOSIS_ORDER),
 )
 
 KIND_COLORS = {"knowledge": "#1d4ed8", "behavior": "#7e22ce"}
@@ -88,8 +69,9 @@ def render_html(report: Mapping[str, Any]) -> str:
 
 
 def _e(value: object) -> str:
-    """Escape any report value for text and for double- or single-quoted attributes."""
-    return html.escape("" if value is None else str(value), quote=True)
+    """Escape any report value for text and for double- or single-quoted attributes, without the
+    control and bidi characters that could hide or reorder what a reviewer reads."""
+    return html.escape(strip_control("" if value is None else str(value)), quote=True)
 
 
 def _text(value: object) -> str:
@@ -104,34 +86,15 @@ def _list(value: object) -> Sequence[Any]:
     return value if isinstance(value, list | tuple) else ()
 
 
-def _num(value: object) -> float | None:
-    """A finite number, or None: a malformed value must not break the page or the chart."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def _pct(value: object, digits: int = 1) -> str:
-    number = _num(value)
-    return "–" if number is None else f"{number * 100:.{digits}f}%"
-
-
-def _pct_short(value: object) -> str:
-    """Thresholds as written in the config: 85%, 87.5%."""
-    number = _num(value)
-    return "–" if number is None else f"{round(number * 100, 1):g}%"
-
-
 def _change(value: object) -> str:
-    number = _num(value)
-    if number is None:
-        return "–"
-    return f"{number * 100:+.1f} pts".replace("-", "−")
+    """``fmt.points`` with its unit, and a real minus sign."""
+    if fmt.number(value) is None:
+        return "-"
+    return f"{fmt.points(value)} pts".replace("-", "−")
 
 
 def _excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
-    text = _text(value)
+    text = strip_control(_text(value))
     if len(text) <= limit:
         return _e(text)
     return f'{_e(text[:limit])}<span class="cut">… ({len(text) - limit} more characters)</span>'
@@ -158,7 +121,7 @@ def _header(report: Mapping[str, Any], suite: str) -> str:
         facts.append(("run", f"<code>{_e(report['run_id'])}</code>"))
     if report.get("started_at"):
         facts.append(("started", _e(report["started_at"])))
-    duration = _num(report.get("duration_s"))
+    duration = fmt.number(report.get("duration_s"))
     if duration is not None:
         facts.append(("duration", f"{duration:.1f} s"))
     if git.get("branch"):
@@ -232,13 +195,13 @@ def _category_table(groups: Mapping[str, Any], label: str) -> str:
     rows = []
     for name, value in groups.items():
         group = _mapping(value)
-        threshold = _pct_short(group.get("threshold"))
+        threshold = fmt.threshold_pct(group.get("threshold"))
         if group.get("below_threshold"):
             threshold += " " + _badge("below", "action-fail")
         counts = [
             f"{_e(group.get(key))} {key}"
             for key in ("failed", "error", "skipped")
-            if _num(group.get(key))
+            if fmt.number(group.get(key))
         ]
         notes = []
         regression = group.get("regression")
@@ -250,20 +213,16 @@ def _category_table(groups: Mapping[str, Any], label: str) -> str:
             notes.append(_badge("regression", "action-fail"))
         if group.get("power_note"):
             notes.append(_e(group["power_note"]))
-        ci = _list(group.get("ci"))
-        interval = (
-            f"[{_pct(ci[0]).rstrip('%')}, {_pct(ci[1]).rstrip('%')}]" if len(ci) == 2 else "–"
-        )
         rows.append(
             "<tr>"
             f'<th scope="row">{_e(name)}</th>'
             f'<td class="num">{_e(group.get("passed"))}/{_e(group.get("total"))}'
             + (f'<br><span class="muted small">{" · ".join(counts)}</span>' if counts else "")
             + "</td>"
-            f'<td class="num rate">{_pct(group.get("rate"))}</td>'
-            f'<td class="num">{interval}</td>'
+            f'<td class="num rate">{fmt.pct(group.get("rate"))}</td>'
+            f'<td class="num">{fmt.ci_text(group.get("ci"))}</td>'
             f'<td class="num">{threshold}</td>'
-            f'<td class="num">{_pct(group.get("baseline"))}</td>'
+            f'<td class="num">{fmt.pct(group.get("baseline"))}</td>'
             f'<td class="num">{_change(group.get("change"))}</td>'
             f'<td class="notes">{"<br>".join(notes)}</td>'
             "</tr>"
@@ -303,7 +262,7 @@ def _series(
     history = [_mapping(run) for run in _list(report.get("history"))]
     from_history = []
     for index, run in enumerate(history, start=1):
-        rate = _num(_mapping(run.get("rates")).get(kind))
+        rate = fmt.number(_mapping(run.get("rates")).get(kind))
         where = " · ".join(
             _text(part)
             for part in (run.get("started_at"), run.get("branch"), run.get("run_id"))
@@ -314,8 +273,10 @@ def _series(
         return from_history
     trend = _list(category.get("trend"))
     if trend:
-        return [(_num(rate), f"run {i} of {len(trend)}") for i, rate in enumerate(trend, start=1)]
-    return [(_num(category.get("rate")), "this run")]
+        return [
+            (fmt.number(rate), f"run {i} of {len(trend)}") for i, rate in enumerate(trend, start=1)
+        ]
+    return [(fmt.number(category.get("rate")), "this run")]
 
 
 def _chart(kind: str, category: Mapping[str, Any], series: list[tuple[float | None, str]]) -> str:
@@ -339,21 +300,21 @@ def _chart(kind: str, category: Mapping[str, Any], series: list[tuple[float | No
             f'<text class="axis" x="{PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end">'
             f"{tick * 100:.0f}%</text>"
         )
-    baseline = _num(category.get("baseline"))
+    baseline = fmt.number(category.get("baseline"))
     if baseline is not None:
         y = y_at(baseline)
         parts.append(
             f'<line class="baseline" x1="{PAD_L}" y1="{y:.1f}" x2="{CHART_W - PAD_R}" '
             f'y2="{y:.1f}"/><text class="ref" x="{PAD_L + 4}" y="{y - 4:.1f}">'
-            f"baseline {_pct(baseline)}</text>"
+            f"baseline {fmt.pct(baseline)}</text>"
         )
-    threshold = _num(category.get("threshold"))
+    threshold = fmt.number(category.get("threshold"))
     if threshold is not None:
         y = y_at(threshold)
         parts.append(
             f'<line class="threshold" x1="{PAD_L}" y1="{y:.1f}" x2="{CHART_W - PAD_R}" '
             f'y2="{y:.1f}"/><text class="ref threshold-label" x="{CHART_W - PAD_R - 4}" '
-            f'y="{y - 4:.1f}" text-anchor="end">threshold {_pct_short(threshold)}</text>'
+            f'y="{y - 4:.1f}" text-anchor="end">threshold {fmt.threshold_pct(threshold)}</text>'
         )
     # One polyline per unbroken stretch of runs: a run without this category leaves a gap.
     stretch: list[str] = []
@@ -371,7 +332,7 @@ def _chart(kind: str, category: Mapping[str, Any], series: list[tuple[float | No
         radius = 5 if current else 3.5
         markers.append(
             f'<circle class="point{current}" cx="{x:.1f}" cy="{y:.1f}" r="{radius}">'
-            f"<title>{_e(label)}: {_pct(rate)}</title></circle>"
+            f"<title>{_e(label)}: {fmt.pct(rate)}</title></circle>"
         )
     if stretch:
         lines.append(" ".join(stretch))
@@ -413,7 +374,7 @@ def _diagnosis(report: Mapping[str, Any]) -> str:
     counts = _mapping(report.get("diagnosis"))
     chips = " ".join(
         f'<span class="chip diag-{name}"><strong>{_e(counts.get(name, 0))}</strong> {name}</span>'
-        for name in DIAGNOSES
+        for name in fmt.DIAGNOSIS_ORDER
     )
     lines = []
     counterfactual = _mapping(report.get("counterfactual"))
@@ -423,7 +384,7 @@ def _diagnosis(report: Mapping[str, Any]) -> str:
             f"they confirmed {_e(counterfactual.get('confirmed', 0))} static diagnoses and "
             f"overturned {_e(counterfactual.get('overturned', 0))}."
         )
-    lines.extend(_disagreements(_mapping(report.get("disagreements"))))
+    lines.extend(_e(text) for text in fmt.disagreement_texts(report.get("disagreements")))
     flaky = [_text(case_id) for case_id in _list(report.get("flaky"))]
     if flaky:
         lines.append("Flaky cases: " + ", ".join(f"<code>{_e(c)}</code>" for c in flaky))
@@ -436,34 +397,11 @@ def _diagnosis(report: Mapping[str, Any]) -> str:
     )
 
 
-def _disagreements(disagreements: Mapping[str, Any]) -> list[str]:
-    """Where the diagnosis contradicts the declared kind, in words ("4 knowledge cases failed for
-    behavior reasons"): the summary's own sentences, else ``{kind: {diagnosis: n}}`` worded."""
-    sentences = disagreements.get("sentences")
-    if isinstance(sentences, list | tuple):
-        return [_e(sentence) for sentence in sentences if sentence]
-    lines = []
-    for kind, value in disagreements.items():
-        if isinstance(value, Mapping):
-            for diagnosis, count in value.items():
-                if _num(count):
-                    lines.append(
-                        f"{_e(count)} {_e(kind)} case{'' if count == 1 else 's'} "
-                        f"failed for {_e(diagnosis)} reasons."
-                    )
-        elif isinstance(value, str):
-            lines.append(_e(value))
-        elif _num(value):
-            lines.append(f"{_e(kind)}: {_e(value)}")
-    return lines
-
-
 def _checklist(report: Mapping[str, Any]) -> str:
     items = []
     for value in _list(report.get("checklist")):
         answer = _mapping(value)
-        key = _text(answer.get("key"))
-        title = answer.get("title") or QUESTION_TITLES.get(key, key)
+        title = fmt.question_title(answer)
         word = _text(answer.get("answer")) or "unknown"
         items.append(
             "<li>"
@@ -487,24 +425,16 @@ def _recommendation(report: Mapping[str, Any]) -> str:
     rec = _mapping(report.get("recommendation"))
     cell = rec.get("cell")
     counts = _mapping(rec.get("counts"))
-    not_yet = [_text(q) for q in _list(rec.get("not_yet"))]
-    if cell is None:
-        headline = "Nothing failed: no change recommended."
-    else:
-        headline = _e(CELL_LABELS.get(_text(cell), cell))
-        if not_yet:
-            plural = "s" if len(not_yet) > 1 else ""
-            headline += (
-                f' <span class="notyet">not yet: question{plural} {_e(", ".join(not_yet))}</span>'
-            )
-    summary = f"<p>{_e(rec['summary'])}</p>" if rec.get("summary") else ""
-    advice = f'<p class="advice">{_e(rec["advice"])}</p>' if rec.get("advice") else ""
+    headline = _e(fmt.arrows(fmt.recommendation_text(rec)))
+    advice_text = fmt.advice_text(rec)
+    advice = f'<p class="advice">{_e(advice_text)}</p>' if advice_text else ""
     rows = []
-    for row_label, cells in MATRIX:
+    for row_label, cells in fmt.MATRIX:
         tds = "".join(
             f'<td class="{"chosen" if name == cell else ""}">'
-            f"{_e(CELL_LABELS[name])}<br><strong>{_e(counts.get(name, 0))}</strong> "
-            f'<span class="muted small">failures</span></td>'
+            f"{_e(fmt.arrows(fmt.CELL_LABELS[name]))}<br>"
+            f"<strong>{_e(counts.get(name, 0))}</strong> "
+            f'<span class="muted small">failure{"" if counts.get(name) == 1 else "s"}</span></td>'
             for name in cells
         )
         rows.append(f'<tr><th scope="row">{row_label}</th>{tds}</tr>')
@@ -516,7 +446,7 @@ def _recommendation(report: Mapping[str, Any]) -> str:
     )
     return (
         '<section id="recommendation">\n<h2>Recommendation</h2>\n'
-        f'<p class="headline">{headline}</p>\n{summary}{advice}\n{matrix}\n</section>'
+        f'<p class="headline">{headline}</p>\n{advice}\n{matrix}\n</section>'
     )
 
 
@@ -558,14 +488,14 @@ def _case(case: Mapping[str, Any]) -> str:
     kind = _text(case.get("kind"))
     diagnosis = _text(case.get("diagnosis")) or "none"
     outcome = _text(case.get("outcome"))
-    ratio = _num(case.get("pass_ratio"))
+    ratio = fmt.number(case.get("pass_ratio"))
     head = (
         f'<h3 class="case-id"><code>{_e(case.get("id"))}</code></h3>'
         + _badge(f"{kind} case", "kind")
         + _badge(f"diagnosed {diagnosis}", f"diag-{_token(diagnosis)}")
         + _badge(outcome, f"outcome-{_token(outcome)}")
         + (
-            f'<span class="muted small">passed {_pct(ratio, 0)} of repeats</span>'
+            f'<span class="muted small">passed {fmt.pct(ratio, 0)} of repeats</span>'
             if ratio is not None
             else ""
         )
@@ -617,7 +547,7 @@ def _case(case: Mapping[str, Any]) -> str:
 
 def _repeat(repeat: Mapping[str, Any], count: int) -> str:
     outcome = _text(repeat.get("outcome"))
-    latency = _num(repeat.get("latency_s"))
+    latency = fmt.number(repeat.get("latency_s"))
     title = f"answer, repeat {_e(repeat.get('repeat'))} of {count}" if count > 1 else "answer"
     title += f" · {_e(outcome)}"
     if latency is not None:
@@ -759,7 +689,6 @@ svg.trend .point.current { fill: var(--series); }
 .question { margin: 0; font-weight: 600; }
 .evidence { margin: 2px 0 0; color: #374151; overflow-wrap: anywhere; }
 .headline { font-size: 1.1rem; font-weight: 700; }
-.notyet { color: var(--fail); font-weight: 600; }
 .matrix { max-width: 640px; }
 .matrix td.chosen { background: #eff6ff; outline: 2px solid #1d4ed8; outline-offset: -2px;
   print-color-adjust: exact; -webkit-print-color-adjust: exact; }

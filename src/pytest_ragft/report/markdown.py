@@ -160,23 +160,23 @@ def _checklist(report: Mapping[str, Any]) -> list[str]:
     ]
     for item in items:
         number = item.get("question")
-        title = item.get("title") or fmt.QUESTION_TITLES.get(number, str(item.get("key", "")))
+        title = fmt.question_title(item)
         answer = _ANSWER_ICON.get(str(item.get("answer")), "❔ unknown")
         evidence = escape_md(str(item.get("evidence", "")), limit=_TEXT_CHARS)
-        lines.append(f"| {number} | {escape_md(str(title), limit=200)} | {answer} | {evidence} |")
+        lines.append(f"| {number} | {escape_md(title, limit=200)} | {answer} | {evidence} |")
     return lines
 
 
 def _recommendation(report: Mapping[str, Any]) -> list[str]:
     rec = report.get("recommendation") or {}
-    text = escape_md(fmt.recommendation_text(rec), limit=300).replace(" -&gt; ", " → ")
+    text = escape_md(fmt.arrows(fmt.recommendation_text(rec)), limit=300)
     lines = [f"**Recommendation:** {text}"]
     counts = fmt.cell_counts_text(rec)
     if counts:
         lines.append(f"Failures per cell: {escape_md(counts, limit=300)}")
-    advice = rec.get("advice")
-    if isinstance(advice, str) and advice.strip():
-        lines.append(escape_md(advice.strip(), limit=1000))
+    advice = fmt.advice_text(rec)
+    if advice:
+        lines.append(escape_md(advice, limit=1000))
     return [line + "  " if i < len(lines) - 1 else line for i, line in enumerate(lines)]
 
 
