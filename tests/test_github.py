@@ -19,16 +19,20 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+import pytest_ragft.github
 from pytest_ragft.github import (
+    NO_TOKEN_CLI_HINT,
     NO_TOKEN_HINT,
     STEP_SUMMARY_BUDGET,
     GitHubError,
     PRContext,
     append_step_summary,
     missing_context,
+    pick_comment,
     pr_context,
     upsert_comment,
 )
+from pytest_ragft.history.gitmeta import git_metadata, pr_number
 from pytest_ragft.report.markdown import report_marker
 
 TOKEN = "ghs_Sup3rSecretTokenValue0123456789abcd"
@@ -37,19 +41,42 @@ PR = 7
 MARKER = report_marker("support-bot")
 
 
+BOT = "github-actions[bot]"
+
+
 @dataclass
 class FakeGitHub:
-    """Issue comments of one PR, plus queued responses served before the normal ones."""
+    """Issue comments of one PR, plus queued responses served before the normal ones.
+
+    The token posts as ``BOT``. ``refused`` maps comment ids to the status a PATCH of them gets;
+    ``post_faults`` are the next POSTs' ``(status, created)``: the comment may be created and
+    the answer still be an error; ``slow_posts`` POSTs are answered ``delay`` seconds late.
+    """
 
     base: str = ""
     comments: list[dict[str, Any]] = field(default_factory=list)
     queued: list[tuple[int, dict[str, str], Any]] = field(default_factory=list)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    refused: dict[int, int] = field(default_factory=dict)
+    post_faults: list[tuple[int, bool]] = field(default_factory=list)
+    slow_posts: int = 0
+    delay: float = 0.0
     next_id: int = 1000
 
-    def add(self, body: str) -> dict[str, Any]:
+    def stamp(self) -> str:
         self.next_id += 1
-        comment = {"id": self.next_id, "body": body, "html_url": f"https://gh/c/{self.next_id}"}
+        return f"2024-05-01T10:{self.next_id // 60 % 60:02d}:{self.next_id % 60:02d}Z"
+
+    def add(self, body: str, login: str = BOT, kind: str = "Bot") -> dict[str, Any]:
+        when = self.stamp()
+        comment = {
+            "id": self.next_id,
+            "body": body,
+            "html_url": f"https://gh/c/{self.next_id}",
+            "user": {"login": login, "type": kind},
+            "created_at": when,
+            "updated_at": when,
+        }
         self.comments.append(comment)
         return comment
 
@@ -61,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -105,13 +132,24 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(422, {"message": "Validation Failed: body is too long"})
             elif one:
                 found = [c for c in gh.comments if c["id"] == int(one.group(1))]
-                if not found:
-                    self._send(404, {"message": "Not Found"})
+                if not found or found[0]["id"] in gh.refused:
+                    status = gh.refused.get(int(one.group(1)), 404)
+                    self._send(status, {"message": "Resource not accessible by integration"})
                     return
                 found[0]["body"] = body
+                found[0]["updated_at"] = gh.stamp()
                 self._send(200, found[0])
+            elif gh.post_faults:
+                status, created = gh.post_faults.pop(0)
+                if created:
+                    gh.add(body)
+                self._send(status, {"message": "Server Error"})
             else:
-                self._send(201, gh.add(body))
+                comment = gh.add(body)
+                if gh.slow_posts:
+                    gh.slow_posts -= 1
+                    time.sleep(gh.delay)  # created, but answered after the client gave up
+                self._send(201, comment)
         else:
             self._send(404, {"message": "Not Found"})
 
@@ -127,6 +165,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     gh: FakeGitHub
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that timed out
+            super().handle_error(request, client_address)
 
 
 @pytest.fixture
@@ -240,6 +282,121 @@ def test_request_headers(github: FakeGitHub) -> None:
         assert headers["User-Agent"].startswith("pytest-ragft/")
 
 
+# --- whose comment is updated ---------------------------------------------------------------
+
+
+def test_forged_marker_before_the_bots_comment_is_not_touched(github: FakeGitHub) -> None:
+    forged = github.add(body("forged"), login="mallory", kind="User")
+    mine = github.add(body("run 1"))
+    result = upsert_comment(ctx_for(github), body("run 2"), suite="support-bot", sleep=Waits())
+    assert (result.action, result.comment_id, result.note) == ("updated", mine["id"], None)
+    assert forged["body"] == body("forged")
+    assert mine["body"] == body("run 2")
+
+
+def test_forged_only_pr_gets_a_new_comment_when_the_update_is_refused(
+    github: FakeGitHub,
+) -> None:
+    forged = github.add(body("forged"), login="mallory", kind="User")
+    github.refused[forged["id"]] = 403
+    result = upsert_comment(ctx_for(github), body("run 1"), suite="support-bot", sleep=Waits())
+    assert result.action == "created"
+    assert result.comment_id == github.comments[1]["id"] != forged["id"]
+    assert result.note is not None
+    assert f"id {forged['id']}, by mallory" in result.note
+    assert "HTTP 403" in result.note
+    assert "new comment was created" in result.note
+    assert forged["body"] == body("forged")
+    assert [c["body"] for c in github.comments] == [body("forged"), body("run 1")]
+    # The next run updates the bot's comment and leaves the forged one alone.
+    again = upsert_comment(ctx_for(github), body("run 2"), suite="support-bot", sleep=Waits())
+    assert (again.action, again.comment_id, again.note) == ("updated", result.comment_id, None)
+    assert len(github.comments) == 2
+
+
+def test_comment_deleted_before_the_update_is_created_again(github: FakeGitHub) -> None:
+    gone = github.add(body("run 1"))
+    github.refused[gone["id"]] = 404
+    result = upsert_comment(ctx_for(github), body("run 2"), suite="support-bot", sleep=Waits())
+    assert result.action == "created"
+    assert result.note is not None
+    assert "HTTP 404" in result.note
+
+
+def test_refused_update_in_events_mode_creates_nothing(github: FakeGitHub) -> None:
+    forged = github.add(body("forged"), login="mallory", kind="User")
+    github.refused[forged["id"]] = 403
+    result = upsert_comment(ctx_for(github), body(), suite="support-bot", create=False)
+    assert result.action == "skipped"
+    assert result.note is not None
+    assert "left alone" in result.note
+    assert not [m for m, _, _ in github.requests if m == "POST"]
+
+
+def test_rate_limited_update_does_not_create_a_second_comment(github: FakeGitHub) -> None:
+    mine = github.add(body("run 1"))
+    github.queued = [(200, {}, [mine]), (403, {"Retry-After": "3600"}, {})]
+    with pytest.raises(GitHubError, match="rate limit"):
+        upsert_comment(ctx_for(github), body("run 2"), suite="support-bot", sleep=Waits())
+    assert len(github.comments) == 1
+    assert not [m for m, _, _ in github.requests if m == "POST"]
+
+
+def _comment(
+    number: int, login: str, kind: str, updated: str, text: str = MARKER
+) -> dict[str, Any]:
+    return {
+        "id": number,
+        "body": f"{text}\nrun",
+        "user": {"login": login, "type": kind},
+        "updated_at": f"2024-05-01T{updated}Z",
+    }
+
+
+OTHER_SUITE = report_marker("other-suite")
+
+
+@pytest.mark.parametrize(
+    ("comments", "picked"),
+    [
+        pytest.param([], None, id="no-comments"),
+        pytest.param([_comment(1, BOT, "Bot", "10:00:00", "plain")], None, id="no-marker"),
+        pytest.param(
+            [_comment(1, "mallory", "User", "12:00:00"), _comment(2, BOT, "Bot", "10:00:00")],
+            2,
+            id="bot-wins-over-a-newer-user-comment",
+        ),
+        pytest.param(
+            [_comment(1, BOT, "Bot", "11:00:00"), _comment(2, BOT, "Bot", "10:00:00")],
+            1,
+            id="latest-updated-bot-comment",
+        ),
+        pytest.param(
+            [
+                _comment(1, "alice", "User", "09:00:00", OTHER_SUITE),
+                _comment(2, "alice", "User", "10:00:00"),
+                _comment(3, "mallory", "User", "11:00:00"),
+            ],
+            2,
+            id="user-who-wrote-another-suites-comment",
+        ),
+        pytest.param(
+            [_comment(1, "alice", "User", "10:00:00"), _comment(2, "bob", "User", "11:00:00")],
+            2,
+            id="any-user-comment-latest-first",
+        ),
+        pytest.param(
+            [{"id": 1, "body": MARKER}, {"id": 2, "body": MARKER, "user": "x"}],
+            2,
+            id="author-unknown",
+        ),
+    ],
+)
+def test_pick_comment(comments: list[dict[str, Any]], picked: int | None) -> None:
+    chosen = pick_comment(comments, MARKER)
+    assert (chosen["id"] if chosen is not None else None) == picked
+
+
 # --- failures ---------------------------------------------------------------------------------
 
 SOON, FAR = "soon", "far"
@@ -323,6 +480,104 @@ def test_primary_rate_limit_waits_until_reset(github: FakeGitHub) -> None:
     assert result.action == "created"
     assert len(recorded) == 1
     assert 0 < recorded[0] <= 7
+
+
+@pytest.mark.parametrize(
+    ("faults", "action", "posts", "waits"),
+    [
+        pytest.param([(502, True)], "updated", 1, [1.0], id="502-after-creating-updates-it"),
+        pytest.param([(500, False)], "created", 2, [1.0], id="500-before-creating-posts-again"),
+        pytest.param(
+            [(502, False), (503, True)], "updated", 2, [1.0, 2.0], id="second-post-created-it"
+        ),
+    ],
+)
+def test_failed_post_is_not_resent_blindly(
+    github: FakeGitHub, faults: list[tuple[int, bool]], action: str, posts: int, waits: list[float]
+) -> None:
+    github.post_faults = list(faults)
+    recorded = Waits()
+    result = upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=recorded)
+    assert result.action == action
+    assert [c["body"] for c in github.comments] == [body()]
+    assert result.comment_id == github.comments[0]["id"]
+    assert len([m for m, _, _ in github.requests if m == "POST"]) == posts
+    assert recorded == waits
+
+
+def test_post_failing_every_time_gives_up(github: FakeGitHub) -> None:
+    github.post_faults = [(502, False)] * 5
+    with pytest.raises(GitHubError, match="tried 3 times") as info:
+        upsert_comment(ctx_for(github), body(), suite="support-bot", max_retries=2, sleep=Waits())
+    assert info.value.status == 502
+    assert github.comments == []
+    assert len([m for m, _, _ in github.requests if m == "POST"]) == 3
+
+
+def test_post_answered_after_the_time_out_leaves_one_comment(
+    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pytest_ragft.github, "TIMEOUT_S", 0.3)
+    github.slow_posts, github.delay = 1, 1.0
+    result = upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=Waits())
+    assert len(github.comments) == 1
+    assert (result.action, result.comment_id) == ("updated", github.comments[0]["id"])
+    # Listed again after the time-out instead of posting twice (a slow listing may be retried).
+    assert [m for m, _, _ in github.requests if m != "GET"] == ["POST", "PATCH"]
+
+
+def test_post_that_never_connected_is_resent_at_once() -> None:
+    import httpx
+
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.method)
+        if request.method == "POST" and seen.count("POST") == 1:
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(
+            201 if request.method == "POST" else 200,
+            json=[] if request.method == "GET" else {"id": 5, "html_url": "u"},
+        )
+
+    ctx = PRContext(REPO, PR, TOKEN, "https://api.example")
+    with httpx.Client(transport=httpx.MockTransport(answer)) as client:
+        result = upsert_comment(ctx, body(), suite="support-bot", client=client, sleep=Waits())
+    assert (result.action, result.comment_id) == ("created", 5)
+    assert seen == ["GET", "POST", "POST"]
+
+
+def test_rate_limited_post_waits_and_posts_once(github: FakeGitHub) -> None:
+    github.queued = [(200, {}, []), (429, {"Retry-After": "3"}, {})]
+    recorded = Waits()
+    result = upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=recorded)
+    assert result.action == "created"
+    assert len(github.comments) == 1
+    assert recorded == [3.0]
+
+
+@pytest.mark.parametrize(
+    ("payload", "said"),
+    [
+        pytest.param(["no", "message"], '["no", "message"]', id="json-list"),
+        pytest.param("Not Found", '"Not Found"', id="json-string"),
+        pytest.param(None, "null", id="json-null"),
+        pytest.param({"message": ["odd"]}, '{"message": ["odd"]}', id="message-not-a-string"),
+        pytest.param(
+            f"<html>Not Found {TOKEN}</html>".encode(), "<html>Not Found ***</html>", id="html"
+        ),
+    ],
+)
+def test_error_body_of_any_shape_gives_a_github_error(
+    github: FakeGitHub, payload: Any, said: str
+) -> None:
+    github.queued = [(404, {}, payload)]
+    with pytest.raises(GitHubError) as info:
+        upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=Waits())
+    assert info.value.status == 404
+    assert "not found" in str(info.value)
+    assert f"(GitHub said: {said})" in str(info.value)
+    assert TOKEN not in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -480,6 +735,53 @@ def test_missing_context_says_what(
     assert len(problems) == len(missing)
     for problem, words in zip(problems, missing, strict=True):
         assert words in problem
+
+
+@pytest.mark.parametrize(
+    ("env", "event", "pr"),
+    [
+        pytest.param({"RAGFT_PR": "12"}, None, 12, id="ragft-pr"),
+        pytest.param({"RAGFT_PR": " #12 "}, None, 12, id="ragft-pr-with-hash"),
+        pytest.param({}, {"pull_request": {"number": 4}}, 4, id="pull-request"),
+        pytest.param({}, {"issue": {"number": 5, "pull_request": {}}}, 5, id="comment-on-a-pr"),
+        pytest.param(
+            {}, {"workflow_run": {"pull_requests": [{"number": 6}]}}, 6, id="workflow-run"
+        ),
+        pytest.param({}, {"issue": {"number": 5}}, None, id="comment-on-an-issue"),
+        pytest.param({"RAGFT_PR": "#"}, {"pull_request": {"number": 4}}, None, id="bad-ragft-pr"),
+    ],
+)
+def test_comment_and_run_metadata_agree_on_the_pr(
+    tmp_path: Path, env: dict[str, str], event: dict[str, Any] | None, pr: int | None
+) -> None:
+    environ = {"GITHUB_ACTIONS": "true", "GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "a/b", **env}
+    if event is not None:
+        environ["GITHUB_EVENT_PATH"] = _event(tmp_path, event)
+    ctx = pr_context(environ)
+    assert (ctx.pr if ctx is not None else None) == pr
+    assert git_metadata(tmp_path, environ, "main")["git"]["pr"] == pr
+    assert pr_number(environ)[0] == pr
+    if pr is None:
+        assert pr_number(environ)[1] in missing_context(environ)
+
+
+@pytest.mark.parametrize(
+    ("cli", "hint"),
+    [
+        pytest.param(False, NO_TOKEN_HINT, id="pytest-run"),
+        pytest.param(True, NO_TOKEN_CLI_HINT, id="ragft-comment"),
+    ],
+)
+def test_missing_token_hint_fits_where_it_is_shown(cli: bool, hint: str) -> None:
+    environ = {"GITHUB_REPOSITORY": "a/b", "RAGFT_PR": "1"}
+    assert missing_context(environ, cli=cli) == [hint]
+    assert missing_context(environ) == [NO_TOKEN_HINT]
+
+
+def test_cli_hint_does_not_send_the_user_back_to_the_same_command() -> None:
+    assert "ragft comment" not in NO_TOKEN_CLI_HINT
+    assert "GITHUB_TOKEN" in NO_TOKEN_CLI_HINT
+    assert "RAGFT_GITHUB_TOKEN" in NO_TOKEN_CLI_HINT
 
 
 def test_no_token_hint_tells_how_to_post_later() -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_ragft.history.gitmeta import changed_files, git_metadata, parse_file_list
+from pytest_ragft.history.gitmeta import changed_files, git_metadata, parse_file_list, pr_number
 
 HEAD_SHA = "1" * 40
 MERGE_SHA = "2" * 40
@@ -55,6 +55,12 @@ def test_github_push(tmp_path: Path) -> None:
         pytest.param({"issue": {"number": 5}}, None, id="issue-comment"),
         pytest.param(None, None, id="no-event-file"),
         pytest.param({"pull_request": {"number": "oops"}}, None, id="bad-number"),
+        pytest.param(
+            {"workflow_run": {"pull_requests": [{"number": 9}, {"number": 10}]}},
+            9,
+            id="workflow-run",
+        ),
+        pytest.param({"workflow_run": {"pull_requests": []}}, None, id="workflow-run-no-pr"),
     ],
 )
 def test_github_pr_number_from_the_event(
@@ -75,6 +81,71 @@ def test_ragft_pr_overrides(tmp_path: Path) -> None:
     env = github_env(tmp_path, {"pull_request": {"number": 42}}) | {"RAGFT_PR": "43"}
     assert git_metadata(tmp_path, env, "main")["git"]["pr"] == 43
     assert git_metadata(tmp_path, {"RAGFT_PR": "#8"}, "main")["git"]["pr"] == 8
+
+
+@pytest.mark.parametrize(
+    ("env", "event", "pr", "reason"),
+    [
+        pytest.param({"RAGFT_PR": "12"}, None, 12, None, id="ragft-pr"),
+        pytest.param({"RAGFT_PR": "#12"}, None, 12, None, id="ragft-pr-with-hash"),
+        pytest.param(
+            {"RAGFT_PR": "13"}, {"pull_request": {"number": 4}}, 13, None, id="ragft-pr-wins"
+        ),
+        pytest.param({}, {"pull_request": {"number": 4}}, 4, None, id="pull-request"),
+        pytest.param(
+            {}, {"issue": {"number": 5, "pull_request": {"url": "u"}}}, 5, None, id="pr-comment"
+        ),
+        pytest.param(
+            {}, {"workflow_run": {"pull_requests": [{"number": 6}]}}, 6, None, id="workflow-run"
+        ),
+        pytest.param({"RAGFT_PR": "abc"}, None, None, "RAGFT_PR='abc'", id="bad-ragft-pr"),
+        pytest.param({"RAGFT_PR": "0"}, None, None, "RAGFT_PR='0'", id="ragft-pr-zero"),
+        pytest.param({"RAGFT_PR": "#-3"}, None, None, "RAGFT_PR='#-3'", id="ragft-pr-negative"),
+        pytest.param({}, None, None, "set RAGFT_PR", id="no-event-file"),
+        pytest.param(
+            {"GITHUB_EVENT_NAME": "issue_comment"},
+            {"issue": {"number": 5}},
+            None,
+            "issue_comment event",
+            id="comment-on-a-plain-issue",
+        ),
+        pytest.param({}, {"pull_request": {"number": True}}, None, "event", id="bool-number"),
+        pytest.param({}, {"pull_request": {"number": "4"}}, None, "event", id="string-number"),
+        pytest.param({}, ["not", "an", "object"], None, "not a JSON object", id="event-a-list"),
+    ],
+)
+def test_pr_number(
+    tmp_path: Path, env: dict[str, str], event: object, pr: int | None, reason: str | None
+) -> None:
+    environ = dict(env)
+    if event is not None:
+        path = tmp_path / "event.json"
+        path.write_text(json.dumps(event), encoding="utf-8")
+        environ["GITHUB_EVENT_PATH"] = str(path)
+    number, why = pr_number(environ)
+    assert number == pr
+    if reason is None:
+        assert why is None
+    else:
+        assert why is not None
+        assert reason in why
+    github = github_env(tmp_path, None) | environ
+    assert git_metadata(tmp_path, github, "main")["git"]["pr"] == pr
+
+
+def test_unreadable_event_file_says_where(tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing.json")
+    number, why = pr_number({"GITHUB_EVENT_PATH": missing})
+    assert number is None
+    assert why is not None
+    assert f"GITHUB_EVENT_PATH={missing} cannot be read" in why
+
+
+def test_bad_ragft_pr_is_no_pr_on_any_ci(tmp_path: Path) -> None:
+    env = {"GITLAB_CI": "true", "CI_MERGE_REQUEST_IID": "17", "RAGFT_PR": "#18"}
+    assert git_metadata(tmp_path, env, "main")["git"]["pr"] == 18
+    env["RAGFT_PR"] = "seventeen"
+    assert git_metadata(tmp_path, env, "main")["git"]["pr"] is None
 
 
 def test_gitlab_merge_request(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ run instead of a pile of stale ones. httpx is imported only when something is po
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -17,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from pytest_ragft.report.markdown import report_marker
+from pytest_ragft.history.gitmeta import pr_number
+from pytest_ragft.report.markdown import MARKER_PREFIX, report_marker
 
 if TYPE_CHECKING:
     import httpx
@@ -38,6 +38,8 @@ NO_TOKEN_HINT = (
     "ragft-report.json and post it from a workflow_run job with "
     "`ragft comment --report ragft-report.json`"
 )
+# For `ragft comment` itself, where pointing back at that same command would go in circles.
+NO_TOKEN_CLI_HINT = "no GitHub token: set GITHUB_TOKEN or RAGFT_GITHUB_TOKEN"
 
 
 class GitHubError(Exception):
@@ -46,6 +48,14 @@ class GitHubError(Exception):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class _RateLimited(GitHubError):
+    """Still rate limited after waiting: a refusal of the request, not of the token's rights."""
+
+
+class _MaybeSent(GitHubError):
+    """A POST that failed after it may have reached GitHub, so resending it could duplicate it."""
 
 
 @dataclass(frozen=True)
@@ -63,42 +73,17 @@ class CommentResult:
     action: Literal["created", "updated", "skipped"]
     url: str | None = None
     comment_id: int | None = None
+    # Said when the comment bearing the marker could not be updated and was left alone.
+    note: str | None = None
 
 
-def _event_pr(environ: Mapping[str, str]) -> tuple[int | None, str | None]:
-    """The PR number from the workflow's event file, or why there is none."""
-    path = environ.get("GITHUB_EVENT_PATH")
-    if not path:
-        return None, "no pull request number (set RAGFT_PR, or run on a pull_request event)"
-    try:
-        event = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return None, f"the event file GITHUB_EVENT_PATH={path} cannot be read ({exc})"
-    if not isinstance(event, dict):
-        return None, f"the event file GITHUB_EVENT_PATH={path} is not a JSON object"
-    candidates: list[Any] = []
-    pull = event.get("pull_request")
-    if isinstance(pull, dict):
-        candidates.append(pull.get("number"))
-    issue = event.get("issue")
-    if isinstance(issue, dict) and "pull_request" in issue:  # a comment on a PR, not an issue
-        candidates.append(issue.get("number"))
-    run = event.get("workflow_run")
-    if isinstance(run, dict) and run.get("pull_requests"):
-        first = run["pull_requests"][0]
-        candidates.append(first.get("number") if isinstance(first, dict) else None)
-    for number in candidates:
-        if isinstance(number, int) and not isinstance(number, bool) and number > 0:
-            return number, None
-    name = environ.get("GITHUB_EVENT_NAME", "this")
-    return None, f"no pull request number in the {name} event (set RAGFT_PR to post anyway)"
-
-
-def _resolve(environ: Mapping[str, str]) -> tuple[PRContext | None, list[str]]:
+def _resolve(
+    environ: Mapping[str, str], *, cli: bool = False
+) -> tuple[PRContext | None, list[str]]:
     problems: list[str] = []
     token = environ.get("RAGFT_GITHUB_TOKEN") or environ.get("GITHUB_TOKEN") or ""
     if not token.strip():
-        problems.append(NO_TOKEN_HINT)
+        problems.append(NO_TOKEN_CLI_HINT if cli else NO_TOKEN_HINT)
     repository = environ.get("GITHUB_REPOSITORY", "")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository):
         problems.append(
@@ -106,17 +91,9 @@ def _resolve(environ: Mapping[str, str]) -> tuple[PRContext | None, list[str]]:
             if repository
             else "no repository (GITHUB_REPOSITORY is not set)"
         )
-    pr: int | None = None
-    raw = environ.get("RAGFT_PR", "").strip()
-    if raw:
-        if raw.isdigit() and int(raw) > 0:
-            pr = int(raw)
-        else:
-            problems.append(f"RAGFT_PR={raw!r} is not a pull request number")
-    else:
-        pr, problem = _event_pr(environ)
-        if problem:
-            problems.append(problem)
+    pr, problem = pr_number(environ)
+    if problem:
+        problems.append(problem)
     api_url = (environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
     if urlsplit(api_url).scheme not in ("http", "https"):
         problems.append(f"GITHUB_API_URL={api_url!r} is not an http(s) URL")
@@ -130,9 +107,12 @@ def pr_context(environ: Mapping[str, str]) -> PRContext | None:
     return _resolve(environ)[0]
 
 
-def missing_context(environ: Mapping[str, str]) -> list[str]:
-    """Each reason no comment can be posted, worded for the user; empty when nothing is missing."""
-    return _resolve(environ)[1]
+def missing_context(environ: Mapping[str, str], *, cli: bool = False) -> list[str]:
+    """Each reason no comment can be posted, worded for the user; empty when nothing is missing.
+
+    ``cli`` words the missing token for ``ragft comment``, which cannot point back at itself.
+    """
+    return _resolve(environ, cli=cli)[1]
 
 
 def _scrub(text: str, token: str) -> str:
@@ -183,9 +163,12 @@ def _rate_limit_wait(response: httpx.Response, attempt: int) -> float | None:
 def _status_error(response: httpx.Response, ctx: PRContext, what: str) -> GitHubError:
     status = response.status_code
     try:
-        detail = str(response.json().get("message", ""))
+        payload: Any = response.json()
     except ValueError:
-        detail = response.text
+        payload = None
+    message = payload.get("message") if isinstance(payload, dict) else None
+    # A proxy or an outage page may answer with a list, a bare string or HTML instead.
+    detail = message if isinstance(message, str) else response.text
     detail = _scrub(detail.strip()[:200], ctx.token)
     said = f" (GitHub said: {detail})" if detail else ""
     where = f"{ctx.repository}#{ctx.pr}"
@@ -219,9 +202,14 @@ def _request(
     max_retries: int,
     sleep: Callable[[float], None],
 ) -> httpx.Response:
-    """One API call with retries on transport errors, 5xx and rate limits."""
+    """One API call with retries on transport errors, 5xx and rate limits.
+
+    A POST is resent here only when it surely never arrived (no connection was made); after a
+    failure it may have survived, ``_MaybeSent`` is raised for the caller to look before resending.
+    """
     import httpx
 
+    idempotent = method != "POST"
     for attempt in range(max_retries + 1):
         last = attempt == max_retries
         try:
@@ -230,6 +218,12 @@ def _request(
             )
         except httpx.TransportError as exc:
             reason = _scrub(f"{type(exc).__name__}: {exc}", ctx.token)
+            unsent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+            if not (idempotent or unsent):
+                raise _MaybeSent(
+                    f"{what} failed: no answer from {ctx.api_url} ({reason}); "
+                    "check the network and GITHUB_API_URL"
+                ) from None
             if last:
                 raise GitHubError(
                     f"{what} failed: cannot reach {ctx.api_url} after {attempt + 1} attempts "
@@ -245,7 +239,7 @@ def _request(
             if wait_s is None:
                 raise _status_error(response, ctx, what)
             if wait_s > MAX_WAIT_S or last:
-                raise GitHubError(
+                raise _RateLimited(
                     f"{what} failed: GitHub rate limit (HTTP {status}); "
                     + (
                         f"it lifts in {wait_s:.0f} s, longer than ragft waits ({MAX_WAIT_S:.0f} s)"
@@ -259,10 +253,12 @@ def _request(
             sleep(wait_s)
             continue
         if status >= 500:
-            if last:
-                raise GitHubError(
-                    f"{what} failed: GitHub answered HTTP {status} {attempt + 1} times in a row; "
-                    "see https://www.githubstatus.com and post later with "
+            if not idempotent or last:
+                error = GitHubError if idempotent else _MaybeSent
+                raise error(
+                    f"{what} failed: GitHub answered HTTP {status}"
+                    + (f" {attempt + 1} times in a row" if idempotent else "")
+                    + "; see https://www.githubstatus.com and post later with "
                     "`ragft comment --report ragft-report.json`",
                     status,
                 )
@@ -291,6 +287,47 @@ def cap_body(body: str, limit: int = MAX_BODY_CHARS) -> str:
     return body[: limit - len(tail)] + tail
 
 
+def _author(comment: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """``(login, type)`` of a comment's author, None where GitHub did not say."""
+    user = comment.get("user")
+    if not isinstance(user, dict):
+        return None, None
+    login, kind = user.get("login"), user.get("type")
+    return (login if isinstance(login, str) else None), (kind if isinstance(kind, str) else None)
+
+
+def _latest(comments: list[Mapping[str, Any]]) -> Mapping[str, Any]:
+    def key(comment: Mapping[str, Any]) -> tuple[str, int]:
+        when = comment.get("updated_at") or comment.get("created_at")
+        number = comment.get("id")
+        return (when if isinstance(when, str) else "", number if isinstance(number, int) else 0)
+
+    return max(comments, key=key)
+
+
+def pick_comment(comments: list[Mapping[str, Any]], marker: str) -> Mapping[str, Any] | None:
+    """The comment to update among the PR's ``comments``, or None when none bears ``marker``.
+
+    Anyone can write the marker, so a comment by a bot (what GITHUB_TOKEN and GitHub Apps post
+    as) wins, the latest updated first; else one by an author of another suite's ragft comment
+    (a personal token's user); else any, the latest updated.
+    """
+    marked = [c for c in comments if str(c.get("body") or "").startswith(marker)]
+    if not marked:
+        return None
+    bots = [c for c in marked if _author(c)[1] == "Bot"]
+    if bots:
+        return _latest(bots)
+    posters = {
+        _author(c)[0]
+        for c in comments
+        if str(c.get("body") or "").startswith(MARKER_PREFIX)
+        and not str(c.get("body") or "").startswith(marker)
+    } - {None}
+    known = [c for c in marked if _author(c)[0] in posters]
+    return _latest(known or marked)
+
+
 def upsert_comment(
     ctx: PRContext,
     body: str,
@@ -301,7 +338,12 @@ def upsert_comment(
     max_retries: int = 4,
     sleep: Callable[[float], None] = time.sleep,
 ) -> CommentResult:
-    """Update this suite's comment on the PR (found on any page), else create it if ``create``."""
+    """Update this suite's comment on the PR (found on any page), else create it if ``create``.
+
+    A comment bearing the marker that GitHub refuses to update (HTTP 403 or 404: someone
+    else's, or deleted meanwhile) is left alone and a new one is created. A POST that may have
+    arrived is not resent blindly: the comments are listed again and the new one updated.
+    """
     import httpx
 
     marker = report_marker(suite)
@@ -322,43 +364,71 @@ def upsert_comment(
         )
         return response, _json(response, ctx, what)
 
-    try:
+    def listing() -> list[Mapping[str, Any]]:
         url: str | None = f"{base}/repos/{ctx.repository}/issues/{ctx.pr}/comments?per_page=100"
-        found: Mapping[str, Any] | None = None
-        while url and found is None:
+        comments: list[Mapping[str, Any]] = []
+        while url:
             if urlsplit(url)[:2] != origin:  # never send the token to another host
                 raise GitHubError(f"listing PR comments: the next page is not on {base}")
             response, page = send("GET", url, "listing PR comments", None)
             if not isinstance(page, list):
                 raise GitHubError("listing PR comments: GitHub's answer is not a list")
-            found = next(
-                (
-                    c
-                    for c in page
-                    if isinstance(c, dict) and str(c.get("body") or "").startswith(marker)
-                ),
-                None,
-            )
+            comments.extend(c for c in page if isinstance(c, dict))
             match = _NEXT_LINK.search(response.headers.get("Link", ""))
             url = match.group(1) if match else None
-        action: Literal["created", "updated"]
-        if found is not None:
-            comment_url = f"{base}/repos/{ctx.repository}/issues/comments/{found.get('id')}"
-            _, data = send("PATCH", comment_url, "updating the PR comment", {"body": body})
-            action = "updated"
-        elif create:
-            new_url = f"{base}/repos/{ctx.repository}/issues/{ctx.pr}/comments"
-            _, data = send("POST", new_url, "creating the PR comment", {"body": body})
-            action = "created"
-        else:
-            return CommentResult("skipped")
+        return comments
+
+    def result(action: Literal["created", "updated"], data: Any, note: str | None) -> CommentResult:
         data = data if isinstance(data, dict) else {}
         html_url, comment_id = data.get("html_url"), data.get("id")
         return CommentResult(
             action,
             html_url if isinstance(html_url, str) else None,
             comment_id if isinstance(comment_id, int) else None,
+            note,
         )
+
+    try:
+        refused: set[Any] = set()
+        note: str | None = None
+        found = pick_comment(listing(), marker)
+        for post in range(max_retries + 1):
+            if found is not None:
+                comment_id = found.get("id")
+                comment_url = f"{base}/repos/{ctx.repository}/issues/comments/{comment_id}"
+                try:
+                    _, data = send("PATCH", comment_url, "updating the PR comment", {"body": body})
+                except GitHubError as exc:
+                    if exc.status not in (403, 404) or isinstance(exc, _RateLimited):
+                        raise
+                    refused.add(comment_id)
+                    login = _author(found)[0] or "someone"
+                    note = (
+                        f"the comment bearing the marker (id {comment_id}, by {login}) could not "
+                        f"be updated (HTTP {exc.status}) and was left alone"
+                    )
+                    log.debug("%s", note)
+                else:
+                    return result("updated", data, note)
+            if not create:
+                return CommentResult("skipped", note=note)
+            new_url = f"{base}/repos/{ctx.repository}/issues/{ctx.pr}/comments"
+            try:
+                _, data = send("POST", new_url, "creating the PR comment", {"body": body})
+            except _MaybeSent as exc:
+                if post == max_retries:
+                    raise GitHubError(f"{exc} (tried {post + 1} times)", exc.status) from None
+                wait = _backoff(post)
+                log.debug("%s; listing the comments again in %.0f s", exc, wait)
+                sleep(wait)
+                # Only a comment that appeared since, and was not refused, can be the one sent.
+                again = [c for c in listing() if c.get("id") not in refused]
+                found = pick_comment(again, marker)
+                continue
+            if note is not None:
+                note += "; a new comment was created"
+            return result("created", data, note)
+        raise AssertionError("unreachable")  # pragma: no cover
     finally:
         if own_client:
             http.close()

@@ -55,12 +55,14 @@ def _event(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _int(value: Any) -> int | None:
+    """A positive number given as an int, ``"12"`` or ``"#12"``; None for anything else."""
     if isinstance(value, bool):
         return None
-    try:
-        return int(str(value).strip().lstrip("#"))
-    except (TypeError, ValueError):
-        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    match = re.fullmatch(r"#?([0-9]+)", value.strip()) if isinstance(value, str) else None
+    number = int(match.group(1)) if match else 0
+    return number if number > 0 else None
 
 
 def _pull_request(event: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -69,14 +71,46 @@ def _pull_request(event: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _event_pr(event: Mapping[str, Any]) -> int | None:
-    """The PR number of a pull_request(_target) event, or of a comment on a PR."""
-    number = _int(_pull_request(event).get("number"))
-    if number is not None:
-        return number
+    """The PR number of a pull_request(_target) event, a comment on a PR, or a workflow_run."""
+    candidates: list[Any] = [_pull_request(event).get("number")]
     issue = event.get("issue")
-    if isinstance(issue, Mapping) and issue.get("pull_request"):
-        return _int(issue.get("number"))
-    return None
+    if isinstance(issue, Mapping) and issue.get("pull_request") is not None:
+        candidates.append(issue.get("number"))  # a comment on a PR, not on a plain issue
+    run = event.get("workflow_run")
+    pulls = run.get("pull_requests") if isinstance(run, Mapping) else None
+    if isinstance(pulls, list) and pulls and isinstance(pulls[0], Mapping):
+        candidates.append(pulls[0].get("number"))
+    # The event is GitHub's JSON: its numbers are ints, never strings.
+    return next((n for n in candidates if isinstance(n, int) and _int(n) is not None), None)
+
+
+def pr_number(environ: Mapping[str, str]) -> tuple[int | None, str | None]:
+    """The pull request this run is for, or why there is none, worded for the user.
+
+    ``RAGFT_PR`` (``12`` or ``#12``) wins; else the event file at ``GITHUB_EVENT_PATH``:
+    ``pull_request.number``, ``issue.number`` of a comment on a PR, or the first of
+    ``workflow_run.pull_requests``. The run metadata and the PR comment both use this one rule.
+    """
+    raw = environ.get("RAGFT_PR", "").strip()
+    if raw:
+        number = _int(raw)
+        if number is None:
+            return None, f"RAGFT_PR={raw!r} is not a pull request number (write 12 or #12)"
+        return number, None
+    path = environ.get("GITHUB_EVENT_PATH")
+    if not path:
+        return None, "no pull request number (set RAGFT_PR, or run on a pull_request event)"
+    try:
+        event = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return None, f"the event file GITHUB_EVENT_PATH={path} cannot be read ({exc})"
+    if not isinstance(event, dict):
+        return None, f"the event file GITHUB_EVENT_PATH={path} is not a JSON object"
+    number = _event_pr(event)
+    if number is None:
+        name = environ.get("GITHUB_EVENT_NAME") or "this"
+        return None, f"no pull request number in the {name} event (set RAGFT_PR to post anyway)"
+    return number, None
 
 
 def _env(environ: Mapping[str, str], *names: str) -> str | None:
@@ -115,7 +149,7 @@ def git_metadata(rootdir: Path, environ: Mapping[str, str], baseline_branch: str
         )
         branch = _env(environ, "GITHUB_HEAD_REF", "GITHUB_REF_NAME") or branch
         base = _env(environ, "GITHUB_BASE_REF")
-        pr = _event_pr(event)
+        pr = pr_number(environ)[0]
         server = _env(environ, "GITHUB_SERVER_URL") or "https://github.com"
         repository, run_id = _env(environ, "GITHUB_REPOSITORY"), _env(environ, "GITHUB_RUN_ID")
         if repository and run_id:
@@ -132,9 +166,8 @@ def git_metadata(rootdir: Path, environ: Mapping[str, str], baseline_branch: str
     elif environ.get("CI", "").strip().lower() in _TRUE:
         provider = "ci"
 
-    explicit_pr = _int(environ.get("RAGFT_PR")) if environ.get("RAGFT_PR") else None
-    if explicit_pr is not None:
-        pr = explicit_pr
+    if environ.get("RAGFT_PR", "").strip():
+        pr = pr_number(environ)[0]  # wins everywhere; one the comment would refuse is no PR
     if base is None and branch and branch != baseline_branch:
         base = baseline_branch
     return {
