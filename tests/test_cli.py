@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -179,13 +180,14 @@ def test_report(ran: Project, capsys: pytest.CaptureFixture[str], fmt: str, star
         assert json.loads(text)["run_id"] == ran.report()["run_id"]
 
 
-def test_report_without_history_says_so(
+def test_report_without_history_says_so_and_creates_none(
     project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     project.configure(history=".ragft/h.sqlite")
     monkeypatch.chdir(project.path)
     code, _, err = ragft(capsys, "report")
-    assert code == 2 and "run pytest first" in err
+    assert code == 2 and "no history yet at" in err and "run pytest" in err
+    assert not (project.path / ".ragft").exists()
 
 
 def test_comment_dry_run(ran: Project, capsys: pytest.CaptureFixture[str]) -> None:
@@ -298,3 +300,244 @@ def test_merge_judges_shards_against_the_history_and_stores_one_run(
     assert code == 0 and "stored in" not in out
     _, last, _ = ragft(capsys, "history", "--json")
     assert len(json.loads(last)) == len(json.loads(after))
+
+
+# -- read-only verbs, run ids, errors as messages -------------------------------------------
+
+READ_VERBS = [
+    pytest.param(["history"], id="history"),
+    pytest.param(["trend"], id="trend"),
+    pytest.param(["checklist"], id="checklist"),
+    pytest.param(["report"], id="report"),
+    pytest.param(["comment", "--run", "abc", "--dry-run"], id="comment"),
+    pytest.param(["export"], id="export"),
+]
+
+
+@pytest.mark.parametrize("argv", READ_VERBS)
+def test_read_verbs_outside_a_project_say_so_and_write_nothing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+) -> None:
+    monkeypatch.delenv("RAGFT_HISTORY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = ragft(capsys, "--rootdir", str(tmp_path), *argv)
+    assert code == 2
+    assert f"no pyproject.toml in {tmp_path} or its parents: run `ragft init`" in err
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    code, _, err = ragft(capsys, "--rootdir", str(tmp_path), *argv)
+    assert code == 2 and "pyproject.toml has no [tool.ragft] table" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["pyproject.toml"]
+
+
+@pytest.mark.parametrize("argv", READ_VERBS)
+def test_read_verbs_create_no_store(
+    project: Project,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+) -> None:
+    project.configure(history=".ragft/h.sqlite")
+    monkeypatch.chdir(project.path)
+    code, out, err = ragft(capsys, *argv)
+    assert (code, out) == (2, "")
+    store = project.path / ".ragft" / "h.sqlite"
+    assert err == (
+        f"ragft {argv[0]}: no history yet at {store}: "
+        "run pytest (with [tool.ragft] in pyproject.toml) first\n"
+    )
+    assert not (project.path / ".ragft").exists()
+
+
+def test_trend_of_a_suite_without_runs_says_so(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_ragft.history import open_store
+
+    project.configure(history="h.sqlite")
+    open_store("h.sqlite", project.path).close()
+    monkeypatch.chdir(project.path)
+    code, out, _ = ragft(capsys, "trend")
+    assert (code, out) == (0, f"no runs of suite 'demo' in {project.path / 'h.sqlite'}\n")
+    code, _, err = ragft(capsys, "checklist")
+    assert code == 2
+    assert err == (
+        f"ragft checklist: no runs of suite 'demo' in {project.path / 'h.sqlite'}: "
+        "run pytest first\n"
+    )
+
+
+def test_report_and_comment_take_the_id_that_history_shows(
+    ran: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = ragft(capsys, "history", "--last", "2")
+    shown = [line.split()[0] for line in out.splitlines()[1:]]
+    assert [len(s) for s in shown] == [12, 12]
+    code, out, _ = ragft(capsys, "report", "--run", shown[1], "--format", "json")
+    assert code == 0
+    assert json.loads(out)["run_id"].startswith(shown[1])
+    assert json.loads(out)["run_id"] != ran.report()["run_id"]
+    code, out, _ = ragft(capsys, "comment", "--run", shown[0], "--dry-run")
+    assert code == 0 and out.startswith("<!-- ragft:report suite=demo -->")
+    code, _, err = ragft(capsys, "report", "--run", "nope")
+    store = ran.path / ".ragft" / "history.sqlite"
+    assert (code, err) == (2, f"ragft report: no run 'nope' in {store}: see `ragft history`\n")
+
+
+def test_report_by_id_is_not_limited_to_the_configured_suite(
+    ran: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = ran.report()["run_id"]
+    text = (ran.path / "pyproject.toml").read_text()
+    (ran.path / "pyproject.toml").write_text(text.replace('suite = "demo"', 'suite = "other"'))
+    code, out, _ = ragft(capsys, "report", "--run", run_id[:8], "--format", "json")
+    assert code == 0 and json.loads(out)["suite"] == "demo"
+
+
+def test_report_creates_the_output_folder(ran: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    target = ran.path / "out" / "deeper" / "report.md"
+    code, out, _ = ragft(capsys, "report", "-o", str(target))
+    assert code == 0 and target.is_file() and "wrote" in out
+    exported = ran.path / "dumps" / "runs.jsonl"
+    code, _, _ = ragft(capsys, "export", "-o", str(exported))
+    assert code == 0 and len(exported.read_text().splitlines()) == 2
+
+
+def _other_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: str = "") -> Path:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\n[tool.ragft]\nsuite = "demo"\nhistory = "store.sqlite"\n' + extra
+    )
+    monkeypatch.chdir(other)
+    return other
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        pytest.param("{oops", "is not JSON", id="not-json"),
+        pytest.param("no-run-id", "'run_id' is a required property", id="no-run-id"),
+    ],
+)
+def test_import_of_a_bad_line_names_it_and_imports_nothing(
+    ran: Project,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    line: str,
+    says: str,
+) -> None:
+    exported = tmp_path / "runs.jsonl"
+    ragft(capsys, "export", "-o", str(exported))
+    good = exported.read_text().splitlines()
+    if line == "no-run-id":
+        line = json.dumps({k: v for k, v in json.loads(good[0]).items() if k != "run_id"})
+    exported.write_text("\n".join([good[0], line, good[1]]) + "\n")
+    _other_project(tmp_path, monkeypatch)
+    code, out, err = ragft(capsys, "import", str(exported))
+    assert (code, out) == (2, "")
+    assert err.startswith(f"ragft import: {exported}:2 ") and says in err
+    assert "nothing was imported" in err and len(err.splitlines()) == 1
+    _, out, _ = ragft(capsys, "history", "--json")
+    assert json.loads(out) == []
+
+
+def test_import_of_a_missing_file_is_a_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = _other_project(tmp_path, monkeypatch)
+    code, _, err = ragft(capsys, "import", str(tmp_path / "nope.jsonl"))
+    assert code == 2
+    assert err == f"ragft import: {tmp_path / 'nope.jsonl'}: no such file " + (
+        "(write one with `ragft export -o FILE`)\n"
+    )
+    assert not (other / "store.sqlite").exists()
+
+
+def test_export_to_stdout_pairs_with_import_from_stdin(
+    ran: Project,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import io
+
+    _, exported, _ = ragft(capsys, "export")
+    _, before, _ = ragft(capsys, "history", "--json")
+    _other_project(tmp_path, monkeypatch)
+    monkeypatch.setattr("sys.stdin", io.StringIO(exported))
+    code, out, _ = ragft(capsys, "import", "-")
+    assert code == 0 and "imported 2 run(s)" in out
+    _, after, _ = ragft(capsys, "history", "--json")
+    assert json.loads(after) == json.loads(before)
+
+
+def test_import_honours_store_outputs_false(
+    project: Project,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project.standard(history=".ragft/history.sqlite")
+    project.run()
+    monkeypatch.chdir(project.path)
+    assert all(r["answer"] for c in project.report()["cases"] for r in c["repeats"])
+    exported = tmp_path / "runs.jsonl"
+    ragft(capsys, "export", "-o", str(exported))
+    other = _other_project(tmp_path, monkeypatch, "store_outputs = false\n")
+    code, out, _ = ragft(capsys, "import", str(exported))
+    assert code == 0 and "imported 1 run(s)" in out
+    _, out, _ = ragft(capsys, "report", "--format", "json")
+    repeats = [r for c in json.loads(out)["cases"] for r in c["repeats"]]
+    assert repeats and all(r["answer"] is None and r["answer_sha256"] for r in repeats)
+    with sqlite3.connect(other / "store.sqlite") as conn:
+        excerpts = conn.execute("SELECT answer_excerpt FROM ragft_results").fetchall()
+    assert excerpts and set(excerpts) == {(None,)}
+
+
+def test_merge_that_cannot_store_its_run_says_so(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_ragft.history import HistoryError, HistoryStore
+
+    project.standard(history=".ragft/history.sqlite", thresholds={"behavior": 0.0})
+    project.run("evals/knowledge.yaml", "--ragft-no-history", "--ragft-report-dir", "s1")
+    project.run("evals/behavior.yaml", "--ragft-no-history", "--ragft-report-dir", "s2")
+    monkeypatch.chdir(project.path)
+
+    def refuse(self: HistoryStore, report: Any, *, store_outputs: bool = True) -> None:
+        raise HistoryError("history store x.sqlite: disk I/O error")
+
+    monkeypatch.setattr(HistoryStore, "write_run", refuse)
+    code, out, err = ragft(capsys, "merge", "s1/ragft-report.json", "s2/ragft-report.json")
+    assert code == 0 and "stored in" not in out
+    assert "ragft merge: the run was not stored in history: history store x.sqlite" in err
+    assert (project.path / "ragft-report.json").is_file()
+
+
+def test_comment_without_a_token_says_how_to_give_one(
+    ran: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("GITHUB_TOKEN", "RAGFT_GITHUB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "o/r")
+    monkeypatch.setenv("RAGFT_PR", "7")
+    code, _, err = ragft(capsys, "comment", "--report", "ragft-report.json")
+    assert code == 2
+    assert (
+        err
+        == "ragft comment: cannot post: no GitHub token: set GITHUB_TOKEN or RAGFT_GITHUB_TOKEN\n"
+    )
+
+
+def test_a_query_password_never_reaches_history_output(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "postgresql+psycopg://ragft@127.0.0.1:1/nowhere?password=s3cret&connect_timeout=2"
+    project.configure(history=url)
+    monkeypatch.chdir(project.path)
+    code, _, err = ragft(capsys, "history")
+    assert code == 2 and "s3cret" not in err and "password=***" in err

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import pytest
 import sqlalchemy as sa
@@ -20,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_ragft.history import HistoryError, HistoryStore, migrations, open_store, tables
+from pytest_ragft.history import engine as engines
 from pytest_ragft.history import store as store_module
 from pytest_ragft.history.errors import mask_url
 from pytest_ragft.history.rows import EXCERPT_CHARS, REDACTED, redact, sha256
@@ -413,6 +415,23 @@ def test_redact_keeps_messages_that_quote_nothing() -> None:
     assert redact(message, ["Sure, here is a long answer for you"]) == message
 
 
+def test_get_report_takes_a_unique_prefix_from_any_suite(store: HistoryStore) -> None:
+    store.write_run(make_report("3f2a9c1b7d4e-aaaa", suite="other", minute=1))
+    store.write_run(make_report("3f2a9c1b7d4e-bbbb", suite="other", minute=2))
+    store.write_run(make_report("9e_1", suite="bot", minute=3))
+    found = store.get_report("3f2a9c1b7d4e-a", suite="bot")
+    assert found is not None and found["run_id"] == "3f2a9c1b7d4e-aaaa"
+    full = store.get_report("9e_1", suite="other")
+    assert full is not None and full["run_id"] == "9e_1"
+    with pytest.raises(HistoryError) as info:
+        store.get_report("3f2a9c1b7d4e")
+    assert "'3f2a9c1b7d4e' is ambiguous" in str(info.value)
+    assert "3f2a9c1b7d4e-bbbb, 3f2a9c1b7d4e-aaaa" in str(info.value)
+    assert store.get_report("9e%") is None  # wildcards in a prefix are literal
+    assert store.get_report("9e_") is not None and store.get_report("9ex") is None
+    assert store.get_report("nope") is None
+
+
 # -- schema versions ----------------------------------------------------------------------
 
 
@@ -510,6 +529,53 @@ def test_a_store_without_an_upgrade_path_is_refused(
         open_store(target, tmp_path)
 
 
+def test_a_read_only_open_of_a_missing_store_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(HistoryError) as info:
+        open_store(".ragft/history.sqlite", tmp_path, create=False)
+    path = tmp_path / ".ragft" / "history.sqlite"
+    assert str(info.value) == (
+        f"no history yet at {path}: run pytest (with [tool.ragft] in pyproject.toml) first"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_open_of_an_empty_store_writes_nothing(target: str, tmp_path: Path) -> None:
+    if "://" not in target:
+        Path(target).parent.mkdir(parents=True)
+        Path(target).write_bytes(b"")
+    with pytest.raises(HistoryError, match="no history yet at"):
+        open_store(target, tmp_path, create=False)
+    if "://" not in target:
+        assert Path(target).read_bytes() == b""
+    engine = sa.create_engine(sql_url(target))
+    assert sa.inspect(engine).get_table_names() == []
+    engine.dispose()
+
+
+def test_a_read_only_open_refuses_an_older_store_and_leaves_it(
+    target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_store(target, tmp_path) as old:
+        old.write_run(make_report("r"))
+    old_version = tables.SCHEMA_VERSION
+    before = dump(target)
+    monkeypatch.setattr(tables, "SCHEMA_VERSION", old_version + 1)
+    monkeypatch.setattr(migrations, "STEPS", {old_version: _add_note_column})
+    with pytest.raises(HistoryError, match=r"older than the .* it was left as it is"):
+        open_store(target, tmp_path, create=False)
+    assert stored_version(target) == old_version
+    assert dump(target) == before
+    if "://" not in target:
+        assert not migrations.backup_path(Path(target), old_version).exists()
+
+
+def test_a_read_only_open_reads_a_current_store(target: str, tmp_path: Path) -> None:
+    with open_store(target, tmp_path) as first:
+        first.write_run(make_report("r"))
+    with open_store(target, tmp_path, create=False) as reader:
+        assert [r.run_id for r in reader.recent_runs()] == ["r"]
+
+
 @pytest.mark.parametrize(
     "content",
     [
@@ -555,6 +621,82 @@ def test_mask_url_hides_any_password(user: str, password: str) -> None:
     masked = mask_url(f"cannot reach postgresql://{user}:{password}@db.example:5432/x: refused")
     assert f":{password}@" not in masked
     assert f"postgresql://{user}:***@db.example:5432/x" in masked
+
+
+_SECRET_TEXT = st.text(
+    st.characters(blacklist_categories=("Zs", "Cc", "Cs")), min_size=1, max_size=20
+)
+"""Passwords as they reach masking: the user:pw@ part of a URL has no whitespace or '@' left
+unquoted, a query value is URL-encoded."""
+
+
+@given(
+    userinfo=st.one_of(st.none(), _SECRET_TEXT.filter(lambda pw: "@" not in pw)),
+    key=st.sampled_from(["password", "sslpassword", "PASSWORD", "api_token", "client_secret"]),
+    value=st.one_of(st.none(), st.text(min_size=1, max_size=20)),
+)
+def test_a_password_is_masked_in_the_userinfo_and_in_the_query(
+    userinfo: str | None, key: str, value: str | None
+) -> None:
+    query = {"sslmode": "require", "application_name": "ci bot"}
+    if value is not None:
+        query[key] = value
+
+    def url(password: str | None, secret: str | None) -> str:
+        values = {**query, key: secret} if secret is not None else query
+        return sa.URL.create(
+            "postgresql+psycopg",
+            username="ragft",
+            password=password,
+            host="db.example",
+            port=5432,
+            database="evals",
+            query=values,
+        ).render_as_string(hide_password=False)
+
+    real = url(userinfo, value)
+    placeholder = "PLACEHOLDER"
+    expected = url(
+        placeholder if userinfo is not None else None,
+        placeholder if value is not None else None,
+    ).replace(placeholder, "***")
+
+    assert engines.resolve(real, Path("/")).shown == expected
+    assert mask_url(f"cannot reach {real} now") == f"cannot reach {expected} now"
+    assert str(HistoryError(f"store {real} failed")) == f"store {expected} failed"
+    secrets = engines.resolve(real, Path("/")).secrets
+    assert sorted(secrets) == sorted(s for s in (userinfo, value) if s is not None)
+
+
+@pytest.mark.parametrize("key", ["password", "sslpassword", "ssl_secret", "auth_token"])
+def test_mask_url_hides_password_like_query_keys(key: str) -> None:
+    text = f"postgresql://u@h/db?sslmode=require&{key}=s3cret%21&x=1 and ?{key}=raw;y=2"
+    assert mask_url(text) == (
+        f"postgresql://u@h/db?sslmode=require&{key}=***&x=1 and ?{key}=***;y=2"
+    )
+    assert mask_url("postgresql://u@h/db?passwords=x&secretive=y") == (
+        "postgresql://u@h/db?passwords=x&secretive=y"
+    )
+
+
+def test_an_unreachable_server_hides_a_password_given_in_the_query(tmp_path: Path) -> None:
+    url = (
+        "postgresql+psycopg://ragft@127.0.0.1:1/nowhere"
+        f"?password={quote_plus('hunter2 secret')}&sslpassword=k3y&connect_timeout=2"
+    )
+    with pytest.raises(HistoryError) as info:
+        open_store(url, tmp_path)
+    message = str(info.value)
+    assert "hunter2" not in message and "k3y" not in message
+    assert "password=***" in message and "sslpassword=***" in message
+
+
+def test_a_driver_echoing_a_query_password_is_scrubbed() -> None:
+    target = engines.resolve("postgresql+psycopg://u@h/db?password=hunter2secret", Path("/"))
+    error = sa.exc.OperationalError("connect", None, Exception("auth hunter2secret refused"))
+    message = str(engines.translate(error, target))
+    assert "hunter2secret" not in message
+    assert "auth *** refused" in message
 
 
 # -- concurrency and interruption -----------------------------------------------------------
@@ -691,11 +833,46 @@ def test_export_import_round_trip_is_idempotent(store: HistoryStore, tmp_path: P
     assert store.import_jsonl(io.StringIO(exported.getvalue())) == 0
 
 
-def test_import_names_the_bad_line(store: HistoryStore) -> None:
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        pytest.param("{oops", "runs.jsonl:2 is not JSON", id="not-json"),
+        pytest.param(
+            json.dumps({k: v for k, v in make_report("x").items() if k != "run_id"}),
+            "runs.jsonl:2 is not a run report at the top level: 'run_id' is a required property",
+            id="no-run-id",
+        ),
+        pytest.param(
+            json.dumps({**make_report("x"), "gate": {"verdict": "maybe", "events": []}}),
+            "runs.jsonl:2 is not a run report at gate.verdict",
+            id="off-schema",
+        ),
+        pytest.param("[1, 2]", "runs.jsonl:2 is not a run report", id="not-an-object"),
+    ],
+)
+def test_a_bad_import_line_is_named_and_nothing_is_imported(
+    store: HistoryStore, bad: str, says: str
+) -> None:
     good = json.dumps(make_report("fine"))
-    with pytest.raises(HistoryError, match="line 2 of the import is not JSON"):
-        store.import_jsonl(io.StringIO(f"{good}\n{{oops\n"))
-    assert store.get_report("fine") is not None
+    with pytest.raises(HistoryError, match="nothing was imported") as info:
+        store.import_jsonl(io.StringIO(f"{good}\n{bad}\n{good}\n"), name="runs.jsonl")
+    assert says in str(info.value)
+    assert store.get_report("fine") is None
+    assert store.count_runs("bot") == 0
+
+
+def test_import_without_a_name_says_which_line(store: HistoryStore) -> None:
+    with pytest.raises(HistoryError, match="line 1 of the import is not JSON"):
+        store.import_jsonl(io.StringIO("{oops\n"))
+
+
+def test_import_with_store_outputs_false_keeps_no_answer_text(
+    store: HistoryStore, target: str
+) -> None:
+    secret = "Customer 4711 lives at 12 Elm Street"
+    line = json.dumps(make_report("private", cases=[make_case("k1", answer=secret)]))
+    assert store.import_jsonl(io.StringIO(line + "\n"), store_outputs=False) == 1
+    assert "Elm Street" not in dump(target)
 
 
 # -- trends and flakiness ------------------------------------------------------------------

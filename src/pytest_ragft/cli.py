@@ -52,16 +52,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from pytest_ragft.history.errors import HistoryError
+    from pytest_ragft.report.jsonfile import ReportError
+
     try:
         code: int = args.func(args)
         return code
-    except CliError as exc:
+    except (CliError, HistoryError, ReportError) as exc:
         print(f"ragft {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"ragft {args.command}: {_os_problem(exc)}", file=sys.stderr)
         return 2
 
 
 class CliError(Exception):
     """A problem the user can fix, shown without a traceback."""
+
+
+def _os_problem(exc: OSError) -> str:
+    """An ``OSError`` as one line: the file and what went wrong with it."""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    return f"{exc.filename}: {what}" if exc.filename else what
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -128,7 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("import", help="read runs from JSONL into the history")
-    s.add_argument("input", type=Path)
+    s.add_argument("input", help="a JSONL file written by `ragft export`, or - for stdin")
     s.set_defaults(func=cmd_import)
     return p
 
@@ -143,7 +155,9 @@ def _rootdir(args: argparse.Namespace) -> Path:
     return here
 
 
-def _settings(args: argparse.Namespace) -> Any:
+def _settings(args: argparse.Namespace, *, configured: bool = False) -> Any:
+    """The project's settings; with ``configured``, a project without ``[tool.ragft]`` (and
+    no ``RAGFT_HISTORY``) is an error, since its history would be nobody's."""
     import pytest
 
     from pytest_ragft.config import load_settings, read_pyproject
@@ -151,6 +165,12 @@ def _settings(args: argparse.Namespace) -> Any:
     root = _rootdir(args)
     try:
         pyproject, table = read_pyproject(root)
+        if configured and table is None and not os.environ.get("RAGFT_HISTORY"):
+            if pyproject is None:
+                where = f"no pyproject.toml in {root} or its parents"
+            else:
+                where = f"{pyproject} has no [tool.ragft] table"
+            raise CliError(f"{where}: run `ragft init` in the project, or pass --rootdir")
         return load_settings(root, table or {}, {}, os.environ, pyproject)
     except pytest.UsageError as exc:
         raise CliError(str(exc)) from None
@@ -250,16 +270,15 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store(args: argparse.Namespace) -> Any:
-    from pytest_ragft.history import HistoryError, open_store
+def _store(args: argparse.Namespace, *, create: bool = False) -> Any:
+    """The settings and the history store; only verbs that write (``create``) may create or
+    upgrade it, the others read it as it is."""
+    from pytest_ragft.history import open_store
 
-    settings = _settings(args)
+    settings = _settings(args, configured=True)
     if not settings.history:
         raise CliError('history is switched off (history = "" in [tool.ragft])')
-    try:
-        return settings, open_store(settings.history, settings.rootdir)
-    except HistoryError as exc:
-        raise CliError(str(exc)) from None
+    return settings, open_store(settings.history, settings.rootdir, create=create)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -294,13 +313,19 @@ def cmd_trend(args: argparse.Namespace) -> int:
         if args.case_id:
             series = store.case_series(settings.suite, args.case_id, last=args.last)
             if not series:
-                print(f"no results for case {args.case_id!r}")
+                print(
+                    f"no results for case {args.case_id!r} in the runs of suite "
+                    f"{settings.suite!r} in {store.location}"
+                )
                 return 0
             for point in series:
                 print("  ".join(f"{k}={v}" for k, v in point.items()))
             return 0
         series = store.series(settings.suite, last=args.last)
         flaky = store.flaky_cases(settings.suite, last=args.last)
+    if not series:
+        print(f"no runs of suite {settings.suite!r} in {store.location}")
+        return 0
     kinds = [args.kind] if args.kind else ["knowledge", "behavior"]
     from pytest_ragft.report.fmt import sparkline
 
@@ -319,9 +344,10 @@ def _latest_report(args: argparse.Namespace, run_id: str | None = None) -> dict[
     settings, store = _store(args)
     with store:
         report = store.get_report(run_id, settings.suite)
+    if report is None and run_id:
+        raise CliError(f"no run {run_id!r} in {store.location}: see `ragft history`")
     if report is None:
-        what = f"run {run_id!r}" if run_id else f"a run of suite {settings.suite!r}"
-        raise CliError(f"the history has no {what}: run pytest first")
+        raise CliError(f"no runs of suite {settings.suite!r} in {store.location}: run pytest first")
     return dict(report)
 
 
@@ -349,6 +375,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         text = json.dumps(report, indent=2)
     if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text, encoding="utf-8")
         print(f"wrote {args.output}")
     else:
@@ -379,7 +406,7 @@ def cmd_comment(args: argparse.Namespace) -> int:
         environ["RAGFT_PR"] = str(pr)  # the PR the report's run was for (workflow_run pattern)
     ctx = github.pr_context(environ)
     if ctx is None:
-        raise CliError("cannot post: " + "; ".join(github.missing_context(environ)))
+        raise CliError("cannot post: " + "; ".join(github.missing_context(environ, cli=True)))
     try:
         result = github.upsert_comment(ctx, body, suite=report["suite"])
     except github.GitHubError as exc:
@@ -408,18 +435,26 @@ def cmd_merge(args: argparse.Namespace) -> int:
     opened = open_history(settings, run_id) if settings.history and not args.no_history else None
     if opened is not None and opened.error is not None:
         print(f"ragft merge: history store not used: {opened.error}", file=sys.stderr)
-    try:
-        merged = merge_reports(reports, settings, opened.context if opened else None, run_id=run_id)
-    except ValueError as exc:
-        if opened is not None and opened.store is not None:
-            opened.store.close()
-        raise CliError(str(exc)) from None
-    write_json(merged, args.output)
+    store = opened.store if opened is not None else None
     stored = ""
-    if opened is not None and opened.store is not None:
-        with opened.store as store:
-            store.write_run(merged, store_outputs=settings.store_outputs)
-        stored = f", stored in {opened.store.location}"
+    try:
+        try:
+            context = opened.context if opened is not None else None
+            merged = merge_reports(reports, settings, context, run_id=run_id)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        write_json(merged, args.output)
+        if store is not None:
+            from pytest_ragft.history import HistoryError
+
+            try:
+                store.write_run(merged, store_outputs=settings.store_outputs)
+                stored = f", stored in {store.location}"
+            except HistoryError as exc:
+                print(f"ragft merge: the run was not stored in history: {exc}", file=sys.stderr)
+    finally:
+        if store is not None:
+            store.close()
     print(
         f"merged {len(reports)} report(s), {len(merged['cases'])} case(s): "
         f"gate {merged['gate']['verdict']} -> {args.output}{stored}"
@@ -431,6 +466,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     settings, store = _store(args)
     with store:
         if args.output:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
             with args.output.open("w", encoding="utf-8") as out:
                 n = store.export_jsonl(out, settings.suite)
             print(f"exported {n} run(s) to {args.output}", file=sys.stderr)
@@ -440,9 +476,22 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    _, store = _store(args)
-    with store, args.input.open(encoding="utf-8") as inp:
-        n = store.import_jsonl(inp)
+    if args.input == "-":
+        return _import(args, sys.stdin, "<stdin>")
+    path = Path(args.input)
+    if not path.is_file():
+        raise CliError(f"{path}: no such file (write one with `ragft export -o FILE`)")
+    with path.open(encoding="utf-8") as inp:
+        return _import(args, inp, str(path))
+
+
+def _import(args: argparse.Namespace, inp: Any, name: str) -> int:
+    settings, store = _store(args, create=True)
+    with store:
+        try:
+            n = store.import_jsonl(inp, store_outputs=settings.store_outputs, name=name)
+        except UnicodeDecodeError:
+            raise CliError(f"{name}: not UTF-8 text; nothing was imported") from None
     print(f"imported {n} run(s) into {store.location}")
     return 0
 

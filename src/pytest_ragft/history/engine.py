@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.pool import StaticPool
 
-from pytest_ragft.history.errors import HistoryError, scrub
+from pytest_ragft.history.errors import HistoryError, is_secret_key, mask_url, scrub
 
 T = TypeVar("T")
 
@@ -38,14 +38,20 @@ class Target:
 
     @property
     def shown(self) -> str:
-        """How errors name the store: the file, or the URL with its password masked."""
+        """How errors name the store: the file, or the URL with every password masked (the
+        ``user:pw@`` part and password-like query keys such as ``?password=``)."""
         if self.path is not None:
             return str(self.path)
-        return self.url.render_as_string(hide_password=True)
+        return mask_url(self.url.render_as_string(hide_password=True))
 
     @property
-    def password(self) -> str | None:
-        return self.url.password
+    def secrets(self) -> list[str]:
+        """The URL's credentials, to be removed from any text a driver hands back."""
+        found = [self.url.password] if isinstance(self.url.password, str) else []
+        for key, value in self.url.query.items():
+            if is_secret_key(key):
+                found.extend([value] if isinstance(value, str) else value)
+        return [s for s in found if s]
 
 
 def resolve(target: str, rootdir: Path) -> Target:
@@ -91,18 +97,19 @@ def _on_sqlite_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def create(target: Target) -> sa.Engine:
-    """An engine for the target; for SQLite, with busy time-out, foreign keys, explicit BEGIN."""
+def create(target: Target, *, make_folder: bool = True) -> sa.Engine:
+    """An engine for the target; for SQLite, with busy time-out, foreign keys, explicit BEGIN,
+    and the file's folder created unless ``make_folder`` is False."""
     if target.url.get_backend_name() != "sqlite":
         try:
             return sa.create_engine(target.url, pool_pre_ping=True)
         except (ImportError, exc.NoSuchModuleError) as error:
             raise HistoryError(
                 f"history store {target.shown} needs a database driver that is not installed "
-                f"({scrub(str(error), target.password)}); for PostgreSQL install "
+                f"({scrub(str(error), target.secrets)}); for PostgreSQL install "
                 '"pytest-ragft[postgres]" (psycopg 3) and use a postgresql+psycopg:// URL'
             ) from None
-    if target.path is not None:
+    if target.path is not None and make_folder:
         try:
             target.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -110,6 +117,7 @@ def create(target: Target) -> sa.Engine:
                 f"cannot create the folder of history store {target.path}: {error.strerror}; "
                 "point `history` at a writable place"
             ) from None
+    if target.path is not None:
         engine = sa.create_engine(target.url)
     else:
         engine = sa.create_engine(target.url, poolclass=StaticPool)
@@ -148,8 +156,8 @@ def _is_locked(error: exc.DBAPIError) -> bool:
 def translate(error: exc.SQLAlchemyError, target: Target) -> HistoryError:
     """A database error as a ``HistoryError`` that says which store and what to do."""
     orig = getattr(error, "orig", None) or error
-    detail = scrub(str(orig).strip().splitlines()[0] if str(orig).strip() else repr(orig), None)
-    detail = scrub(detail, target.password)
+    text = str(orig).strip()
+    detail = scrub(text.splitlines()[0] if text else repr(orig), target.secrets)
     if isinstance(orig, sqlite3.DatabaseError) and any(t in detail.lower() for t in _CORRUPT):
         return HistoryError(
             f"history store {target.shown} is not a SQLite database or is damaged ({detail}): "

@@ -96,15 +96,33 @@ def _by() -> str:
     return f"pytest-ragft {__version__}"
 
 
-def prepare(engine: sa.Engine, target: engines.Target) -> None:
+def no_history_yet(target: engines.Target) -> HistoryError:
+    return HistoryError(
+        f"no history yet at {target.shown}: run pytest (with [tool.ragft] in pyproject.toml) first"
+    )
+
+
+def prepare(engine: sa.Engine, target: engines.Target, *, create: bool = True) -> None:
     """Make the store ready at the current schema, or raise ``HistoryError`` and touch nothing.
 
     The version is read first without any lock, so a store that is refused (newer schema,
-    damaged file) is never written to; only a new or older store takes the write lock.
+    damaged file) is never written to; only a new or older store takes the write lock. With
+    ``create`` False nothing is ever written: an empty store is "no history yet" and an older
+    one is refused rather than migrated.
     """
     found = engines.run(engine, target, read_version, write=False)
     if found is not None and found > current_version():
         raise _refuse_newer(found, target)
+    if not create:
+        if found is None:
+            raise no_history_yet(target)
+        if found < current_version():
+            raise HistoryError(
+                f"history store {target.shown} has schema {found}, older than the "
+                f"{current_version()} this pytest-ragft reads; it was left as it is: a pytest "
+                "run (or `ragft import`) upgrades it, with a backup of a SQLite file"
+            )
+        return
     if target.path is not None:
         engines.use_wal(engine, target)
     if found == current_version():

@@ -21,6 +21,8 @@ from pytest_ragft.history.rows import RunRows, iso, run_rows, unpack
 from pytest_ragft.history.tables import categories, results, runs
 
 _NEWEST = (runs.c.started_at.desc(), runs.c.id.desc())
+_CANDIDATES = 5
+"""How many runs an ambiguous run-id prefix error names."""
 
 
 @dataclass(frozen=True)
@@ -103,26 +105,20 @@ class HistoryStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _write(self, rows: RunRows, *, skip_existing: bool) -> bool:
-        def work(conn: sa.Connection) -> bool:
-            run_id = rows.run["run_id"]
-            present = conn.execute(sa.select(runs.c.id).where(runs.c.run_id == run_id)).first()
-            if present is not None:
-                if skip_existing:
-                    return False
-                raise HistoryError(f"run {run_id} is already in history store {self.location}")
-            inserted = conn.execute(sa.insert(runs).values(**rows.run)).inserted_primary_key
-            run_pk = inserted[0] if inserted is not None else None
-            if rows.categories:
-                conn.execute(
-                    sa.insert(categories), [{**c, "run_pk": run_pk} for c in rows.categories]
-                )
-            if rows.results:
-                _insert_results(conn, [{**r, "run_pk": run_pk} for r in rows.results])
-            return True
-
-        result: bool = engines.run(self._engine, self._target, work, write=True)
-        return result
+    def _insert(self, conn: sa.Connection, rows: RunRows, *, skip_existing: bool) -> bool:
+        run_id = rows.run["run_id"]
+        present = conn.execute(sa.select(runs.c.id).where(runs.c.run_id == run_id)).first()
+        if present is not None:
+            if skip_existing:
+                return False
+            raise HistoryError(f"run {run_id} is already in history store {self.location}")
+        inserted = conn.execute(sa.insert(runs).values(**rows.run)).inserted_primary_key
+        run_pk = inserted[0] if inserted is not None else None
+        if rows.categories:
+            conn.execute(sa.insert(categories), [{**c, "run_pk": run_pk} for c in rows.categories])
+        if rows.results:
+            _insert_results(conn, [{**r, "run_pk": run_pk} for r in rows.results])
+        return True
 
     def write_run(self, report: Mapping[str, Any], *, store_outputs: bool = True) -> None:
         """Record a run (its report dict) in one transaction: all of it or, on failure, nothing.
@@ -130,26 +126,53 @@ class HistoryStore:
         With ``store_outputs`` False no answer or retrieved context is kept anywhere, only the
         sha256 of each answer.
         """
-        self._write(run_rows(report, store_outputs=store_outputs), skip_existing=False)
+        rows = run_rows(report, store_outputs=store_outputs)
+        engines.run(
+            self._engine,
+            self._target,
+            lambda conn: self._insert(conn, rows, skip_existing=False),
+            write=True,
+        )
 
-    def import_jsonl(self, inp: IO[str], *, store_outputs: bool = True) -> int:
-        """Runs from ``export_jsonl`` output; a run already present is skipped. Returns how many
-        were added."""
-        added = 0
+    def import_jsonl(
+        self, inp: IO[str], *, store_outputs: bool = True, name: str | None = None
+    ) -> int:
+        """Runs from ``export_jsonl`` output, added in one transaction; a run already present
+        is skipped. Returns how many were added.
+
+        Every line is checked against the report schema before anything is written, so a bad
+        line (named by ``name``:line) imports nothing from the file.
+        """
+        from pytest_ragft.report.jsonfile import schema_problem
+
+        def where(number: int) -> str:
+            return f"{name}:{number}" if name else f"line {number} of the import"
+
+        pending: list[RunRows] = []
         for number, line in enumerate(inp, start=1):
             if not line.strip():
                 continue
             try:
                 report = json.loads(line)
             except json.JSONDecodeError as error:
-                raise HistoryError(f"line {number} of the import is not JSON: {error}") from None
-            if not isinstance(report, dict):
-                raise HistoryError(f"line {number} of the import is not a run report object")
+                raise HistoryError(
+                    f"{where(number)} is not JSON ({error.msg}, column {error.colno}); "
+                    "nothing was imported"
+                ) from None
+            problem = schema_problem(report)
+            if problem is not None:
+                raise HistoryError(
+                    f"{where(number)} is not a run report {problem}; nothing was imported"
+                )
             try:
-                rows = run_rows(report, store_outputs=store_outputs)
+                pending.append(run_rows(report, store_outputs=store_outputs))
             except HistoryError as error:
-                raise HistoryError(f"line {number} of the import: {error}") from None
-            added += self._write(rows, skip_existing=True)
+                raise HistoryError(f"{where(number)}: {error}; nothing was imported") from None
+
+        def work(conn: sa.Connection) -> int:
+            return sum(self._insert(conn, rows, skip_existing=True) for rows in pending)
+
+        added: int = engines.run(self._engine, self._target, work, write=True)
         return added
 
     # -- reading ---------------------------------------------------------------------------
@@ -347,15 +370,39 @@ class HistoryStore:
     def get_report(
         self, run_id: str | None = None, suite: str | None = None
     ) -> dict[str, Any] | None:
-        """A stored run report (as written, or stripped of outputs); the latest when no
-        ``run_id`` is given."""
-        query = sa.select(runs.c.report).order_by(*_NEWEST).limit(1)
-        if run_id is not None:
-            query = query.where(runs.c.run_id == run_id)
-        if suite is not None:
-            query = query.where(runs.c.suite == suite)
-        blob: bytes | None = self._read(lambda conn: conn.execute(query).scalar())
-        return unpack(blob)
+        """A stored run report (as written, or stripped of outputs); None when there is none.
+
+        ``run_id`` may be a unique prefix (``ragft history`` shows 12 characters) and is looked
+        up across all suites; an ambiguous prefix is a ``HistoryError`` naming the candidates.
+        Without it, the latest run (of ``suite`` when given).
+        """
+        if not run_id:
+            query = sa.select(runs.c.report).order_by(*_NEWEST).limit(1)
+            if suite is not None:
+                query = query.where(runs.c.suite == suite)
+            blob: bytes | None = self._read(lambda conn: conn.execute(query).scalar())
+            return unpack(blob)
+
+        def work(conn: sa.Connection) -> list[tuple[str, bytes | None]]:
+            columns = sa.select(runs.c.run_id, runs.c.report)
+            exact = conn.execute(columns.where(runs.c.run_id == run_id)).all()
+            if not exact:
+                exact = conn.execute(
+                    columns.where(runs.c.run_id.startswith(run_id, autoescape=True))
+                    .order_by(*_NEWEST)
+                    .limit(_CANDIDATES + 1)
+                ).all()
+            return [(row.run_id, row.report) for row in exact]
+
+        found: list[tuple[str, bytes | None]] = self._read(work)
+        if len(found) > 1:
+            shown = ", ".join(found_id for found_id, _ in found[:_CANDIDATES])
+            more = ", ..." if len(found) > _CANDIDATES else ""
+            raise HistoryError(
+                f"run id {run_id!r} is ambiguous in {self.location}: it starts {shown}{more}; "
+                "give more of it"
+            )
+        return unpack(found[0][1]) if found else None
 
     def export_jsonl(self, out: IO[str], suite: str | None = None) -> int:
         """Write the stored runs as JSON lines, oldest first; returns how many."""
@@ -445,16 +492,21 @@ def _flaky(by_run: Mapping[int, Sequence[sa.Row[Any]]]) -> list[dict[str, Any]]:
     return flaky
 
 
-def open_store(target: str, rootdir: Path) -> HistoryStore:
+def open_store(target: str, rootdir: Path, *, create: bool = True) -> HistoryStore:
     """Open (creating or upgrading) the store named by a ``history`` setting.
 
     ``target`` is a path relative to ``rootdir`` (a SQLite file, folders created) or a
     SQLAlchemy URL. Raises ``HistoryError`` for a newer, damaged or unreachable store.
+    With ``create`` False (commands that only read) nothing is created or written: a missing
+    or empty store is a ``HistoryError`` saying there is no history yet, and an older schema
+    is refused instead of migrated.
     """
     resolved = engines.resolve(target, rootdir)
-    engine = engines.create(resolved)
+    if not create and resolved.path is not None and not resolved.path.is_file():
+        raise migrations.no_history_yet(resolved)
+    engine = engines.create(resolved, make_folder=create)
     try:
-        migrations.prepare(engine, resolved)
+        migrations.prepare(engine, resolved, create=create)
     except BaseException:
         engine.dispose()
         raise
