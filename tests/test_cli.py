@@ -541,3 +541,16 @@ def test_a_query_password_never_reaches_history_output(
     monkeypatch.chdir(project.path)
     code, _, err = ragft(capsys, "history")
     assert code == 2 and "s3cret" not in err and "password=***" in err
+
+
+def test_merge_of_some_shards_only_is_reported_but_not_stored(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.standard(history=".ragft/history.sqlite", thresholds={"behavior": 0.0})
+    project.run("evals/knowledge.yaml", "--ragft-no-history", "--ragft-report-dir=s1")
+    monkeypatch.chdir(project.path)
+    code, out, err = ragft(capsys, "merge", "s1/ragft-report.json", "-o", "m.json")
+    assert code == 0
+    assert "not stored in history: 2 of 4 file cases are in the shards" in err
+    assert project.report("m.json")["complete"] is False
+    assert not (project.path / ".ragft" / "history.sqlite").exists() or "stored in" not in out

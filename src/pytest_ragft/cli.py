@@ -444,7 +444,13 @@ def cmd_merge(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise CliError(str(exc)) from None
         write_json(merged, args.output)
-        if store is not None:
+        if store is not None and not merged["complete"]:
+            print(
+                f"ragft merge: not stored in history: {merged['partial']}; "
+                "baselines compare whole runs",
+                file=sys.stderr,
+            )
+        elif store is not None:
             from pytest_ragft.history import HistoryError
 
             try:

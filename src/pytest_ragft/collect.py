@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_ragft.model import Case, CaseRecord
+from pytest_ragft.model import DIAGNOSES, Case, CaseRecord
 
 if TYPE_CHECKING:
-    from pytest_ragft.config import CaseSource, Settings
+    from pytest_ragft.config import CaseSource
     from pytest_ragft.runner import Evaluation, Runner
 
 # Ids seen so far in this process, for duplicate detection across files.
 seen_ids_key = pytest.StashKey[dict[str, tuple[str, int]]]()
+checks_key = pytest.StashKey[dict[str, Any]]()
 runner_key: pytest.StashKey[Runner] = pytest.StashKey()
 
 
@@ -39,7 +40,6 @@ class CaseFile(pytest.File):
     """A case file named by ``cases`` in [tool.ragft]."""
 
     source: CaseSource
-    settings: Settings
 
     def collect(self) -> Iterator[pytest.Item]:
         from pytest_ragft.cases import load_case_file
@@ -105,12 +105,31 @@ class CaseItem(pytest.Item):
             return describe_failure(excinfo.value.record)
         return str(super().repr_failure(excinfo))
 
+    def record(self, report: pytest.TestReport) -> CaseRecord | None:
+        """This case's record for one phase's report: the evaluation at ``call``; at setup, a
+        skipped (or errored) case; a crash of the runner itself is an error, never a pass."""
+        case = self.case
+        record: CaseRecord | None = None
+        if report.when == "call":
+            if self.evaluation is not None:
+                record = self.evaluation.record
+            else:
+                record = _bare(case, "error", 0.0, messages=[crash_message(report)])
+                record.static_diagnosis = record.diagnosis = "error"
+        elif report.when == "setup" and (report.skipped or report.failed):
+            outcome = "skipped" if report.skipped else "error"
+            record = _bare(case, outcome, None, skip_reason=case.skip or crash_message(report))
+        if record is not None and hasattr(report, "wasxfail"):
+            record.outcome, record.skip_reason = "skipped", f"xfail: {report.wasxfail}"
+        return record
+
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, max(self.case.line - 1, 0), f"{self.case.kind} case {self.case.id}"
 
 
 def apply_diagnose_hook(config: pytest.Config, case: Case, evaluation: Evaluation) -> None:
-    """Let a ``pytest_ragft_diagnose`` implementation override the built-in diagnosis."""
+    """Let a ``pytest_ragft_diagnose`` implementation override the built-in diagnosis; a value
+    it may not return stops the run once (a usage error), not once per case."""
     record = evaluation.record
     if record.outcome not in ("failed", "error"):
         return
@@ -119,13 +138,39 @@ def apply_diagnose_hook(config: pytest.Config, case: Case, evaluation: Evaluatio
     )
     if override is None:
         return
-    allowed = ("knowledge", "hybrid", "behavior", "error")
-    if override not in allowed:
-        raise pytest.UsageError(
+    if override not in DIAGNOSES:
+        pytest.exit(
             f"pytest_ragft_diagnose returned {override!r} for case {case.id!r}; "
-            f"expected one of {', '.join(allowed)} or None"
+            f"expected one of {', '.join(DIAGNOSES)} or None",
+            returncode=pytest.ExitCode.USAGE_ERROR,
         )
     record.diagnosis = override
+
+
+def _bare(case: Case, outcome: str, pass_ratio: float | None, **extra: Any) -> CaseRecord:
+    return CaseRecord(
+        case.id,
+        f"{case.source}::{case.id}",
+        case.kind,
+        outcome,  # type: ignore[arg-type]
+        pass_ratio,
+        tags=list(case.tags),
+        volatile=case.volatile,
+        source=case.source,
+        input=case.input_text,
+        **extra,
+    )
+
+
+def crash_message(report: pytest.TestReport) -> str:
+    """The one-line reason pytest gives for a failed or skipped phase."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return str(crash.message)
+    if isinstance(report.longrepr, tuple):  # a skip: (path, line, reason)
+        return str(report.longrepr[2])
+    lines = str(report.longrepr or "").strip().splitlines()
+    return lines[-1] if lines else ""
 
 
 def describe_failure(record: CaseRecord) -> str:
@@ -151,6 +196,3 @@ def describe_failure(record: CaseRecord) -> str:
         diag += f" (static {record.static_diagnosis}, counterfactual run {record.counterfactual})"
     lines.append(diag)
     return "\n".join(lines)
-
-
-checks_key = pytest.StashKey[dict[str, Any]]()

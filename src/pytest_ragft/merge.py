@@ -23,8 +23,9 @@ def merge_reports(
 ) -> dict[str, Any]:
     """Pool the shards' cases (a case id may appear in one shard only) into one report, judged
     against ``history`` like a run of one job."""
-    from pytest_ragft import __version__, training
+    from pytest_ragft import __version__, suite, training
     from pytest_ragft.checks import BUILTIN_CHECKS
+    from pytest_ragft.history.gitmeta import changed_files
     from pytest_ragft.summary import build_report
 
     if not reports:
@@ -47,8 +48,13 @@ def merge_reports(
     first = min(reports, key=lambda r: r["started_at"])
     last = max(reports, key=lambda r: r.get("finished_at") or r["started_at"])
     non_eval = sum(int(r["gate"].get("non_eval_failed") or 0) for r in reports)
-    inputs = training.eval_inputs(settings, records, {*BUILTIN_CHECKS, "deepeval"})
+    cases = suite.file_cases(settings, {*BUILTIN_CHECKS, "deepeval"})
+    inputs = training.eval_inputs(cases, records)
     audit = training.audit(settings.checklist.training_data, settings.rootdir, inputs)
+    missing = suite.missing_cases(cases, {r["nodeid"] for r in records})
+    partial = None
+    if missing:
+        partial = f"{len(cases) - len(missing)} of {len(cases)} file cases are in the shards"
     merged = build_report(
         records,
         settings=settings,
@@ -58,19 +64,13 @@ def merge_reports(
         meta={"git": first.get("git", {}), "ci": first.get("ci", {})},
         history=history,
         audit=audit,
-        changed_files=_changed(),
+        changed_files=changed_files(settings.rootdir, os.environ, settings.baseline_branch),
         today=date.today(),
         non_eval_failed=non_eval,
         plugin_version=__version__,
         config_hash=config_hash(settings),
+        partial=partial,
     )
     merged["suite"] = first["suite"]
     merged["shards"] = [r["run_id"] for r in reports]
     return merged
-
-
-def _changed() -> list[str] | None:
-    raw = os.environ.get("RAGFT_CHANGED_FILES")
-    if raw is None:
-        return None
-    return [f.strip() for f in raw.replace(",", "\n").splitlines() if f.strip()]

@@ -24,6 +24,9 @@ settings_key: pytest.StashKey[Settings] = pytest.StashKey()
 sources_key: pytest.StashKey[dict[Path, CaseSource]] = pytest.StashKey()
 session_key: pytest.StashKey[RagftSession] = pytest.StashKey()
 fixture_key: pytest.StashKey[Ragft] = pytest.StashKey()
+case_key: pytest.StashKey[Case] = pytest.StashKey()
+marker_error_key: pytest.StashKey[str] = pytest.StashKey()
+queue_key: pytest.StashKey[Any] = pytest.StashKey()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -137,6 +140,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     found = expand_sources(settings.cases, config.rootpath)
     config.stash[sources_key] = {path.resolve(): source for path, source in found}
+    _warn_unmatched(config, settings, [source for _, source in found])
     _add_case_files_to_args(config, [path for path, _ in found])
     if not hasattr(config, "workerinput"):
         from pytest_ragft.session import RagftSession
@@ -144,6 +148,26 @@ def pytest_configure(config: pytest.Config) -> None:
         session = RagftSession(config, settings)
         config.stash[session_key] = session
         config.pluginmanager.register(session, "ragft-session")
+
+
+def _warn_unmatched(config: pytest.Config, settings: Settings, matched: list[CaseSource]) -> None:
+    """A ``cases`` entry that matches no file would drop its evals without a word."""
+    from pytest_ragft.config import DEFAULT_CASE_GLOBS
+
+    if hasattr(config, "workerinput"):
+        return
+    defaults = tuple(s.pattern for s in settings.cases) == tuple(DEFAULT_CASE_GLOBS)
+    if defaults:
+        return  # no `cases` set: a project of Python cases only is fine
+    for source in settings.cases:
+        if source not in matched:
+            config.issue_config_time_warning(
+                pytest.PytestConfigWarning(
+                    f"[tool.ragft] cases entry {source.pattern!r} matches no file under "
+                    f"{config.rootpath}: its cases are not run"
+                ),
+                stacklevel=2,
+            )
 
 
 def _mentions_ragft(rootdir: Path) -> bool:
@@ -197,18 +221,25 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     if settings_key not in item.config.stash:
         return
     from pytest_ragft import collect
-    from pytest_ragft.pycases import marker_case
+    from pytest_ragft.pycases import MarkerError, marker_case
 
     if isinstance(item, collect.CaseItem):
         return
-
-    case = marker_case(item)
+    try:
+        case = marker_case(item)
+    except MarkerError as exc:
+        item.stash[marker_error_key] = str(exc)
+        return
     if case is not None:
         item.add_marker(case.kind)
         item.stash[case_key] = case
 
 
-case_key: pytest.StashKey[Case] = pytest.StashKey()
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A bad ``@pytest.mark.ragft`` is that test's own error, the same with or without xdist."""
+    error = item.stash.get(marker_error_key, None)
+    if error is not None:
+        pytest.fail(error, pytrace=False)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -217,7 +248,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker is None or "ragft_repeat" not in metafunc.fixturenames:
         return
     settings = metafunc.config.stash.get(settings_key, None)
-    repeats = marker.kwargs.get("repeats") or (settings.repeats if settings else 1)
+    repeats = marker.kwargs.get("repeats")
+    if repeats is None:
+        repeats = settings.repeats if settings else 1
+    if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
+        pytest.fail(
+            f"{metafunc.definition.nodeid}: @pytest.mark.ragft(repeats=...) must be a whole "
+            f"number >= 1, got {repeats!r}",
+            pytrace=False,
+        )
     if repeats > 1:
         metafunc.parametrize(
             "ragft_repeat",
@@ -248,9 +287,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     settings = config.stash.get(settings_key, None)
     if (
         settings is None
+        or not settings.pipeline
         or hasattr(config, "workerinput")
         or not config.pluginmanager.hasplugin("dsession")
-        or not config.stash.get(sources_key, None)
         or config.hook.pytest_ragft_pipeline.get_hookimpls()
     ):
         return
@@ -305,15 +344,18 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 def _worker_queue(config: pytest.Config) -> list[int]:
-    for plugin in config.pluginmanager.get_plugins():
-        queue = getattr(plugin, "torun", None)
-        if queue is not None and hasattr(queue, "lock"):
-            try:
-                with queue.lock() as pending:
-                    return [i for i in pending if isinstance(i, int)]
-            except Exception:
-                return []
-    return []
+    """The indices xdist has queued for this worker (its queue is found once and kept)."""
+    if queue_key not in config.stash:
+        found = (getattr(p, "torun", None) for p in config.pluginmanager.get_plugins())
+        config.stash[queue_key] = next((q for q in found if hasattr(q, "lock")), None)
+    queue = config.stash[queue_key]
+    if queue is None:
+        return []
+    try:
+        with queue.lock() as pending:
+            return [i for i in pending if isinstance(i, int)]
+    except Exception:  # a private structure: prefetch is best effort
+        return []
 
 
 @pytest.hookimpl(wrapper=True)

@@ -19,7 +19,7 @@ from pytest_ragft.model import (
 )
 
 if TYPE_CHECKING:
-    from pytest_ragft.runner import Runner
+    from pytest_ragft.runner import Evaluation, Runner
 
 MARKER_KEYS = {"kind", "facts", "tags", "volatile", "repeats", "min_pass_ratio", "gold_contexts"}
 
@@ -55,37 +55,59 @@ class Ragft:
         return outcome
 
 
+class MarkerError(Exception):
+    """A ``@pytest.mark.ragft`` with arguments that cannot make a case: that test's error."""
+
+
 def marker_case(item: pytest.Item) -> Case | None:
     """The Case a ``@pytest.mark.ragft(kind=...)`` test stands for; None when unmarked."""
     marker = item.get_closest_marker("ragft")
     if marker is None or not isinstance(item, pytest.Function):
         return None
     kwargs: Mapping[str, Any] = marker.kwargs
-    unknown = set(kwargs) - MARKER_KEYS
     where = f"{item.nodeid}: @pytest.mark.ragft"
+    unknown = set(kwargs) - MARKER_KEYS
     if unknown:
-        raise pytest.UsageError(
+        raise MarkerError(
             f"{where} has unknown argument(s) {', '.join(sorted(unknown))}; "
             f"expected some of {', '.join(sorted(MARKER_KEYS))}"
         )
     kind = kwargs.get("kind", marker.args[0] if marker.args else None)
     if kind not in KINDS:
-        raise pytest.UsageError(f"{where} needs kind='knowledge' or kind='behavior', got {kind!r}")
-    facts = kwargs.get("facts", ())
-    tags = kwargs.get("tags", ())
+        raise MarkerError(f"{where} needs kind='knowledge' or kind='behavior', got {kind!r}")
+    repeats = kwargs.get("repeats")
+    if repeats is not None and (
+        not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1
+    ):
+        raise MarkerError(f"{where}: repeats must be a whole number >= 1, got {repeats!r}")
+    ratio = kwargs.get("min_pass_ratio")
+    if ratio is not None and (
+        isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 < ratio <= 1
+    ):
+        raise MarkerError(f"{where}: min_pass_ratio must be a number in (0, 1], got {ratio!r}")
+    if not isinstance(kwargs.get("volatile", False), bool):
+        raise MarkerError(f"{where}: volatile must be True or False")
     return Case(
         id=case_id(item),
         kind=kind,
-        facts=(facts,) if isinstance(facts, str) else tuple(facts),
-        tags=(tags,) if isinstance(tags, str) else tuple(tags),
-        volatile=bool(kwargs.get("volatile", False)),
-        gold_contexts=tuple(kwargs.get("gold_contexts", ())),
-        repeats=kwargs.get("repeats"),
-        min_pass_ratio=kwargs.get("min_pass_ratio"),
+        facts=_strings(kwargs.get("facts", ()), "facts", where),
+        tags=_strings(kwargs.get("tags", ()), "tags", where),
+        volatile=kwargs.get("volatile", False),
+        gold_contexts=_strings(kwargs.get("gold_contexts", ()), "gold_contexts", where),
+        repeats=repeats,
+        min_pass_ratio=ratio,
         source=item.nodeid.split("::")[0],
         line=(item.reportinfo()[1] or 0) + 1,
         path=item.path,
     )
+
+
+def _strings(value: Any, name: str, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise MarkerError(f"{where}: {name} must be a string or a list of strings, got {value!r}")
 
 
 def case_id(item: pytest.Item) -> str:
@@ -98,17 +120,22 @@ def case_id(item: pytest.Item) -> str:
     return nodeid
 
 
-def record_for(
-    case: Case,
-    report: pytest.TestReport,
-    fixture: Ragft | None,
-    repeat: int,
-    min_pass_ratio: float,
-) -> CaseRecord:
-    """A Python case's record from its test report (one repeat per item)."""
+def evaluation_for(
+    item: pytest.Item, case: Case, report: pytest.TestReport, min_pass_ratio: float
+) -> Evaluation | None:
+    """A Python case's record (one repeat per item) for the phase that decides it: ``call``,
+    or a setup that failed or skipped."""
     from pytest_ragft import diagnosis
     from pytest_ragft.checks import shorten
+    from pytest_ragft.collect import crash_message
+    from pytest_ragft.plugin import fixture_key
+    from pytest_ragft.runner import Evaluation
 
+    if not (report.when == "call" or (report.when == "setup" and not report.passed)):
+        return None
+    fixture = item.stash.get(fixture_key, None)
+    callspec = getattr(item, "callspec", None)
+    repeat = int(callspec.params.get("ragft_repeat", 1)) if callspec is not None else 1
     result = fixture.result if fixture else None
     error = fixture.error if fixture else None
     if report.skipped:
@@ -119,11 +146,7 @@ def record_for(
         outcome = "error"
     else:
         outcome = "failed"
-    message = ""
-    if outcome in ("failed", "error"):
-        crash = getattr(report.longrepr, "reprcrash", None)
-        message = crash.message if crash is not None else str(report.longrepr).splitlines()[-1]
-        message = shorten(message, 300)
+    message = shorten(crash_message(report), 300) if outcome in ("failed", "error") else ""
     repeat_record = RepeatRecord(
         repeat=repeat,
         outcome=outcome,  # type: ignore[arg-type]
@@ -149,10 +172,10 @@ def record_for(
         python=True,
         min_pass_ratio=case.min_pass_ratio if case.min_pass_ratio is not None else min_pass_ratio,
     )
+    failures = [CheckOutcome("assert", False, message)] if outcome == "failed" else []
     if outcome == "error":
         record.static_diagnosis = record.diagnosis = "error"
     elif outcome == "failed":
-        failures = [CheckOutcome("assert", False, message)]
         static = diagnosis.static_diagnosis(case, result, failures, False)
         record.static_diagnosis = record.diagnosis = static
-    return record
+    return Evaluation(record, result, failures)

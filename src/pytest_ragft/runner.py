@@ -79,10 +79,11 @@ class Runner:
         repeats = case.repeats or self.repeats
         ratio = case.min_pass_ratio if case.min_pass_ratio is not None else self.min_pass_ratio
         calls = await asyncio.gather(
-            *(self.caller.call(case.input, case.vars) for _ in range(repeats))
+            *(self.caller.call(_pipeline_input(case), case.vars) for _ in range(repeats))
         )
         records: list[RepeatRecord] = []
-        first_bad: tuple[Result | None, list[CheckOutcome], bool] | None = None
+        # The first repeat that failed its checks: what the diagnosis reads.
+        first_failed: tuple[Result, list[CheckOutcome]] | None = None
         for n, call in enumerate(calls, start=1):
             if isinstance(call, CallError):
                 records.append(
@@ -94,8 +95,6 @@ class Runner:
                         error=call.message,
                     )
                 )
-                if first_bad is None:
-                    first_bad = (None, [], True)
                 continue
             outcomes = await asyncio.get_running_loop().run_in_executor(
                 None, self.check, case, call
@@ -112,8 +111,8 @@ class Runner:
                     scores={o.check: o.score for o in outcomes if o.score is not None},
                 )
             )
-            if failed and first_bad is None:
-                first_bad = (call, failed, False)
+            if failed and first_failed is None:
+                first_failed = (call, failed)
         passed = sum(r.outcome == "passed" for r in records)
         pass_ratio = passed / repeats
         if pass_ratio >= ratio:
@@ -138,13 +137,12 @@ class Runner:
         evaluation = Evaluation(record)
         if outcome == "passed":
             return evaluation
-        if outcome == "error" or first_bad is None:
-            # an error outcome: every non-passing repeat errored
+        if first_failed is None:  # an error outcome: every non-passing repeat errored
             bad = next(r for r in records if r.outcome != "passed")
             record.messages = list(bad.messages)
             record.static_diagnosis = record.diagnosis = "error"
             return evaluation
-        result, failures, _ = first_bad
+        result, failures = first_failed
         record.messages = [f.message for f in failures]
         static = diagnosis.static_diagnosis(case, result, failures, False)
         record.static_diagnosis = record.diagnosis = static
@@ -152,7 +150,9 @@ class Runner:
         if self.counterfactual and diagnosis.needs_counterfactual(static):
             gold = diagnosis.counterfactual_contexts(case)
             if gold:
-                call = await self.caller.call(case.input, {**case.vars, "contexts": list(gold)})
+                call = await self.caller.call(
+                    _pipeline_input(case), {**case.vars, "contexts": list(gold)}
+                )
                 if isinstance(call, CallError):
                     record.messages.append(f"counterfactual run: {call.message}")
                 else:
@@ -163,3 +163,11 @@ class Runner:
                     record.counterfactual = cf
                     record.diagnosis = diagnosis.final_diagnosis(static, cf)
         return evaluation
+
+
+def _pipeline_input(case: Case) -> Any:
+    """A string input as is; chat messages as a fresh list of dicts, as SPEC 4 describes them
+    (a case is frozen; the pipeline may mutate what it gets)."""
+    if isinstance(case.input, str):
+        return case.input
+    return [dict(message) for message in case.input]

@@ -55,7 +55,16 @@ def resolve_pipeline(config: pytest.Config, settings: Settings) -> Any:
     try:
         return resolve(settings.pipeline, settings.rootdir)
     except PipelineUsageError as exc:
-        raise pytest.UsageError(f"[tool.ragft] {exc}") from None
+        raise pytest.UsageError(f"{exc} (from {_pipeline_origin(config)})") from None
+
+
+def _pipeline_origin(config: pytest.Config) -> str:
+    """Where the ``pipeline`` value came from, by the settings' own precedence."""
+    if config.getoption("ragft_pipeline", None):
+        return "--ragft-pipeline"
+    if os.environ.get("RAGFT_PIPELINE", "").strip():
+        return "RAGFT_PIPELINE"
+    return "[tool.ragft] in pyproject.toml"
 
 
 def build_runner(config: pytest.Config, settings: Settings) -> Runner:
@@ -91,64 +100,22 @@ def _deepeval_checker(settings: Settings) -> Any:
 def attach_record(item: pytest.Item, report: pytest.TestReport) -> None:
     """Put the item's case record on its report, where the controller (or xdist) finds it,
     and its kind, diagnosis and pass ratio on the item for JUnit XML."""
-    from pytest_ragft.model import CaseRecord
+    from pytest_ragft import plugin
 
-    record: CaseRecord | None = None
     if isinstance(item, collect.CaseItem):
-        case = item.case
-        if report.when == "call":
-            if item.evaluation is not None:
-                record = item.evaluation.record
-            else:  # the runner itself failed: never let that look like a pass
-                record = CaseRecord(
-                    case.id,
-                    f"{case.source}::{case.id}",
-                    case.kind,
-                    "error",
-                    0.0,
-                    tags=list(case.tags),
-                    volatile=case.volatile,
-                    source=case.source,
-                    input=case.input_text,
-                    messages=[_crash_message(report)],
-                    static_diagnosis="error",
-                    diagnosis="error",
-                )
-        elif report.when == "setup" and (report.skipped or report.failed):
-            record = CaseRecord(
-                case.id,
-                f"{case.source}::{case.id}",
-                case.kind,
-                "skipped" if report.skipped else "error",
-                None,
-                tags=list(case.tags),
-                volatile=case.volatile,
-                source=case.source,
-                input=case.input_text,
-                skip_reason=case.skip or _crash_message(report),
-            )
-        if record is not None and hasattr(report, "wasxfail"):
-            record.outcome, record.skip_reason = "skipped", f"xfail: {report.wasxfail}"
+        record = item.record(report)
     else:
-        from pytest_ragft import plugin
-        from pytest_ragft.pycases import record_for
-
-        py_case = item.stash.get(plugin.case_key, None)
-        if py_case is None:
+        case = item.stash.get(plugin.case_key, None)
+        if case is None:
             return
-        if report.when == "call" or (report.when == "setup" and not report.passed):
-            settings = item.config.stash[plugin.settings_key]
-            fixture = item.stash.get(plugin.fixture_key, None)
-            repeat = int(
-                (
-                    getattr(item, "callspec", None)
-                    and item.callspec.params.get(  # type: ignore[attr-defined]
-                        "ragft_repeat", 1
-                    )
-                )
-                or 1
-            )
-            record = record_for(py_case, report, fixture, repeat, settings.min_pass_ratio)
+        from pytest_ragft.pycases import evaluation_for
+
+        settings = item.config.stash[plugin.settings_key]
+        evaluation = evaluation_for(item, case, report, settings.min_pass_ratio)
+        if evaluation is None:
+            return
+        collect.apply_diagnose_hook(item.config, case, evaluation)
+        record = evaluation.record
     if record is None:
         return
     report.user_properties.append((RECORD, record.to_dict()))
@@ -159,13 +126,6 @@ def attach_record(item: pytest.Item, report: pytest.TestReport) -> None:
             ("pass_ratio", "" if record.pass_ratio is None else f"{record.pass_ratio:g}"),
         ]
     )
-
-
-def _crash_message(report: pytest.TestReport) -> str:
-    crash = getattr(report.longrepr, "reprcrash", None)
-    if crash is not None:
-        return str(crash.message)
-    return str(report.longrepr or "").strip().splitlines()[-1:][0] if report.longrepr else ""
 
 
 class RagftSession:
@@ -183,6 +143,8 @@ class RagftSession:
         self.notes: list[str] = []
         self.written: list[str] = []
         self.history_error: str | None = None
+        self.output_failed = False  # a report, the history or the run_finished hook failed
+        self._rendered: tuple[tuple[str, str], str] | None = None
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -206,8 +168,6 @@ class RagftSession:
             return
         try:
             self._finish(session)
-        except pytest.UsageError:
-            raise
         except Exception as exc:  # the plugin's own crash must never look like a pass
             import traceback
 
@@ -218,25 +178,26 @@ class RagftSession:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
     def _finish(self, session: pytest.Session) -> None:
-        from pytest_ragft import __version__, training
-        from pytest_ragft.summary import HistoryContext, build_report
+        from pytest_ragft import __version__, suite, training
+        from pytest_ragft.summary import build_report
 
         settings = self.settings
         environ = dict(os.environ)
         meta, changed = _git(settings, environ)
-        history_ctx: HistoryContext | None = None
-        store = None
-        if settings.history:
-            store, history_ctx = self._open_history(meta)
-        inputs = training.eval_inputs(settings, self.records, {*registry(self.config), "deepeval"})
+        cases = []
+        if settings.history or settings.checklist.training_data:
+            cases = suite.file_cases(settings, {*registry(self.config), "deepeval"})
+        store, history_ctx = self._open_history() if settings.history else (None, None)
+        inputs = training.eval_inputs(cases, self.records)
         audit = training.audit(settings.checklist.training_data, settings.rootdir, inputs)
-        now = datetime.now(UTC)
+        stopped = bool(session.shouldfail or session.shouldstop)
+        partial = self._partial(stopped, cases)
         report = build_report(
             self.records,
             settings=settings,
             run_id=self.run_id,
             started_at=self.started_at,
-            finished_at=now.isoformat(timespec="seconds"),
+            finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
             meta=meta,
             history=history_ctx,
             audit=audit,
@@ -246,80 +207,122 @@ class RagftSession:
             plugin_version=__version__,
             config_hash=config_hash(settings),
             duration_s=round(time.time() - self.started, 3),
+            history_error=self.history_error,
+            partial=partial,
         )
-        if self.history_error is not None and settings.gate.regression == "fail":
-            gate = report["gate"]
-            unusable = (
-                "the regression gate could not be evaluated because the history store is "
-                f"unusable: {self.history_error}"
+        if settings.history and not meta.get("git", {}).get("branch"):
+            self.notes.append(
+                "this run has no branch (not a git repository, and no CI branch variable): "
+                f"it never counts toward the baseline of {settings.baseline_branch!r}"
             )
-            was_failing = gate["verdict"] == "fail"
-            gate["verdict"] = "fail"
-            gate["reason"] = f"{gate['reason']}; {unusable}" if was_failing else unusable
-            self.notes = [n for n in self.notes if not n.startswith("history store not used")]
         self.report = report
-        self.config.hook.pytest_ragft_run_finished(run=report)
-        if store is not None:
-            try:
-                store.write_run(report, store_outputs=settings.store_outputs)
-                self.written.append(f"history {_rel_location(store.location, settings)}")
-            except Exception as exc:
-                self._history_failed(report, exc)
-            finally:
-                store.close()
-        self._write_reports(report)
+        # The comment goes first: a failing gate still gets it, and a required comment that
+        # could not be posted fails the gate before anything records the verdict.
         self._post(report, environ)
-        if report["gate"]["verdict"] == "fail":
+        self._run_finished_hook(report)
+        if store is not None:
+            self._store(store, report, partial)
+        self._write_reports(report, environ)
+        if report["gate"]["verdict"] == "fail" or self.output_failed:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        else:
+        elif not stopped:
             session.exitstatus = pytest.ExitCode.OK
+        # else: stopped early (-x, --maxfail): pytest's own status stands.
 
-    def _open_history(self, meta: dict[str, Any]) -> tuple[Any, Any]:
+    def _partial(self, stopped: bool, cases: list[Any]) -> str | None:
+        """Why this run does not stand for the whole suite, or None when it does."""
+        from pytest_ragft.suite import missing_cases
+
+        if stopped:
+            return "the run stopped early (-x or --maxfail)"
+        missing = missing_cases(cases, {r["nodeid"] for r in self.records})
+        if missing:
+            ran = len(cases) - len(missing)
+            return f"{ran} of {len(cases)} file cases ran (the others were not selected)"
+        return None
+
+    def _open_history(self) -> tuple[Any, Any]:
         from pytest_ragft.history.context import open_history
 
         opened = open_history(self.settings, self.run_id)
         if opened.error is not None:
-            self.notes.append(f"history store not used: {opened.error}")
             self.history_error = opened.error
+            if self.settings.gate.regression != "fail":  # else the gate says it
+                self.notes.append(f"history store not used: {opened.error}")
         return opened.store, opened.context
 
-    def _history_failed(self, report: dict[str, Any], exc: Exception) -> None:
-        self.notes.append(f"the run was not saved to history: {exc}")
+    def _store(self, store: Any, report: dict[str, Any], partial: str | None) -> None:
+        try:
+            if partial is not None:
+                self.notes.append(f"not stored in history: {partial}; baselines compare whole runs")
+                return
+            store.write_run(report, store_outputs=self.settings.store_outputs)
+            self.written.append(f"history {_rel_location(store.location, self.settings)}")
+        except Exception as exc:
+            self.notes.append(f"the run was not saved to history: {exc}")
+            self.output_failed = True
+        finally:
+            store.close()
 
-    def _write_reports(self, report: dict[str, Any]) -> None:
-        settings = self.settings
-        json_path = settings.report_path("json")
-        if json_path is not None:
-            from pytest_ragft.report.jsonfile import write_json
+    def _run_finished_hook(self, report: dict[str, Any]) -> None:
+        """A failing ``pytest_ragft_run_finished`` implementation is the user's bug: say where,
+        fail the run, and still store the run and write the reports."""
+        try:
+            self.config.hook.pytest_ragft_run_finished(run=report)
+        except Exception as exc:
+            import traceback
 
-            write_json(report, json_path)
-            self.written.append(f"JSON {_rel(json_path, settings)}")
-        md_path = settings.report_path("markdown")
-        if md_path is not None:
-            from pytest_ragft.report.markdown import render_markdown
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            self.notes.append(
+                f"pytest_ragft_run_finished raised {type(exc).__name__}: {exc} "
+                f"(at {frame.filename}:{frame.lineno})"
+            )
+            self.output_failed = True
 
-            _write_text(md_path, render_markdown(report))
-            self.written.append(f"Markdown {_rel(md_path, settings)}")
-        html_path = settings.report_path("html")
-        if html_path is not None:
-            from pytest_ragft.report.html import render_html
-
-            _write_text(html_path, render_html(report))
-            self.written.append(f"HTML {_rel(html_path, settings)}")
-
-    def _post(self, report: dict[str, Any], environ: dict[str, str]) -> None:
-        from pytest_ragft import github
+    def _markdown(self, report: dict[str, Any]) -> str:
+        """The Markdown report, rendered once per gate verdict and shared by its three uses."""
         from pytest_ragft.report.markdown import render_markdown
 
-        mode = self.settings.report.github
-        body: str | None = None
-        if "GITHUB_STEP_SUMMARY" in environ:
-            body = render_markdown(report)
+        key = (report["gate"]["verdict"], report["gate"]["reason"])
+        if self._rendered is None or self._rendered[0] != key:
+            self._rendered = (key, render_markdown(report))
+        return self._rendered[1]
+
+    def _write_reports(self, report: dict[str, Any], environ: dict[str, str]) -> None:
+        from pytest_ragft import github
+
+        settings = self.settings
+        outputs: list[tuple[str, Any, Any]] = [
+            ("JSON", settings.report_path("json"), None),
+            ("Markdown", settings.report_path("markdown"), self._markdown),
+            ("HTML", settings.report_path("html"), _html),
+        ]
+        for name, path, render in outputs:
+            if path is None:
+                continue
             try:
-                if github.append_step_summary(body, environ):
+                if render is None:
+                    from pytest_ragft.report.jsonfile import write_json
+
+                    write_json(report, path)
+                else:
+                    _write_text(path, render(report))
+                self.written.append(f"{name} {_rel(path, settings)}")
+            except OSError as exc:
+                self.notes.append(f"{name} report not written to {path}: {exc.strerror or exc}")
+                self.output_failed = True
+        if "GITHUB_STEP_SUMMARY" in environ:
+            try:
+                if github.append_step_summary(self._markdown(report), environ):
                     self.written.append("job summary")
             except OSError as exc:
                 self.notes.append(f"job summary not written: {exc}")
+
+    def _post(self, report: dict[str, Any], environ: dict[str, str]) -> None:
+        from pytest_ragft import github
+        from pytest_ragft.summary import fail_gate
+
+        mode = self.settings.report.github
         if mode == "never":
             return
         ctx = github.pr_context(environ)
@@ -331,23 +334,23 @@ class RagftSession:
             if mode == "always" or in_pr:
                 self.notes.append("PR comment not posted: " + "; ".join(missing))
             if mode == "always":
-                report["gate"]["verdict"] = "fail"
-                report["gate"]["reason"] += "; the PR comment could not be posted (github = always)"
+                fail_gate(report, "the PR comment could not be posted (github = always)")
             return
         heads = any(e["action"] in ("fail", "comment") for e in report["gate"]["events"])
         try:
             result = github.upsert_comment(
                 ctx,
-                body or render_markdown(report),
+                self._markdown(report),
                 suite=report["suite"],
                 create=mode != "events" or heads,
             )
             self.written.append(f"PR comment: {result.action}")
+            if result.note:
+                self.notes.append(result.note)
         except github.GitHubError as exc:
             self.notes.append(f"PR comment not posted: {exc}")
             if mode == "always":
-                report["gate"]["verdict"] = "fail"
-                report["gate"]["reason"] += "; the PR comment could not be posted (github = always)"
+                fail_gate(report, "the PR comment could not be posted (github = always)")
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
@@ -387,11 +390,10 @@ def _write_text(path: Any, text: str) -> None:
     tmp.replace(path)
 
 
-def _mask(target: str) -> str:
-    """A history URL without its password, fit to print."""
-    import re
+def _html(report: dict[str, Any]) -> str:
+    from pytest_ragft.report.html import render_html
 
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", target)
+    return render_html(report)
 
 
 def _rel_location(location: str, settings: Settings) -> str:

@@ -78,7 +78,7 @@ def _recompute(record: dict[str, Any]) -> None:
     passed = sum(r["outcome"] == "passed" for r in repeats)
     ratio = passed / len(repeats)
     record["pass_ratio"] = round(ratio, 6)
-    needed = record.get("min_pass_ratio") or 1.0
+    needed = 1.0 if record.get("min_pass_ratio") is None else record["min_pass_ratio"]
     if ratio >= needed:
         record["outcome"] = "passed"
         record["diagnosis"] = record["static_diagnosis"] = None
@@ -133,8 +133,13 @@ def build_report(
     plugin_version: str,
     config_hash: str,
     duration_s: float | None = None,
+    history_error: str | None = None,
+    partial: str | None = None,
 ) -> dict[str, Any]:
-    """The whole run as the JSON report dict (see ``schemas/report.schema.json``)."""
+    """The whole run as the JSON report dict (see ``schemas/report.schema.json``).
+
+    ``partial`` says why the run does not stand for the whole suite (stopped early, cases not
+    selected): it is reported, and not stored as a baseline."""
     cases = merge_records(records)
     thresholds = settings.thresholds
     categories: dict[str, Any] = {}
@@ -201,7 +206,7 @@ def build_report(
                     ),
                 }
             )
-    gate = _gate(events, cases, settings, non_eval_failed)
+    gate = _gate(events, cases, settings, non_eval_failed, history_error)
     return {
         "schema_version": SCHEMA_VERSION,
         "suite": settings.suite,
@@ -212,6 +217,8 @@ def build_report(
         "plugin_version": plugin_version,
         "pipeline": settings.pipeline or None,
         "config_hash": config_hash,
+        "complete": partial is None,
+        "partial": partial,
         "git": dict(meta.get("git", {"sha": None, "branch": None})),
         "ci": dict(meta.get("ci", {"provider": None, "run_url": None})),
         "gate": gate,
@@ -370,11 +377,22 @@ def _checklist(
     ]
 
 
+def fail_gate(report: dict[str, Any], reason: str) -> None:
+    """Fail a finished run's gate for a reason found after the summary (a required PR comment
+    that could not be posted), keeping the reasons already there."""
+    gate = report["gate"]
+    if gate["verdict"] == "fail":
+        gate["reason"] = f"{gate['reason']}; {reason}"
+    else:
+        gate["verdict"], gate["reason"] = "fail", reason
+
+
 def _gate(
     events: list[dict[str, Any]],
     cases: Sequence[Mapping[str, Any]],
     settings: Settings,
     non_eval_failed: int,
+    history_error: str | None = None,
 ) -> dict[str, Any]:
     """Attach each event's configured action, drop ``off`` ones, and decide the verdict."""
     kept = []
@@ -389,6 +407,12 @@ def _gate(
         reasons.append(f'{eval_bad} eval case(s) failed and case_failures = "strict"')
     if non_eval_failed:
         reasons.append(f"{non_eval_failed} non-eval test(s) failed")
+    if history_error is not None and settings.gate.regression == "fail":
+        # A gate that silently dropped its regression check would pass what it should stop.
+        reasons.append(
+            "the regression gate could not be evaluated because the history store is "
+            f"unusable: {history_error}"
+        )
     if reasons:
         verdict, reason = "fail", "; ".join(reasons)
     elif eval_bad:

@@ -7,14 +7,14 @@ case's input (to find examples that would leak the eval into training).
 from __future__ import annotations
 
 import glob
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_ragft.checklist import TrainingAudit, audit_examples
 
 if TYPE_CHECKING:
-    from pytest_ragft.config import Settings
+    from pytest_ragft.model import Case
 
 
 def audit(patterns: Sequence[str], rootdir: Path, eval_inputs: Iterable[str]) -> TrainingAudit:
@@ -41,27 +41,9 @@ def _match_files(patterns: Iterable[str], rootdir: Path) -> list[tuple[Path, str
     return sorted(found.items(), key=lambda item: item[1])
 
 
-def eval_inputs(
-    settings: Settings, records: Iterable[Mapping[str, Any]], check_names: Collection[str]
-) -> list[str]:
-    """The input of every case of the suite, not only of the cases this run selected, so the
-    contamination count does not change with ``-k`` or a path argument. Read only when
-    ``training_data`` is set: nothing needs them otherwise."""
-    from pytest_ragft.cases import CaseFileError, expand_sources, load_case_file
-
+def eval_inputs(cases: Iterable[Case], records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The input of every case of the suite (``suite.file_cases``) and of every Python case
+    that ran, so the contamination count does not change with ``-k`` or a path argument."""
     inputs = [str(r["input"]) for r in records if r.get("input")]
-    if not settings.checklist.training_data:
-        return inputs
-    for path, source in expand_sources(settings.cases, settings.rootdir):
-        try:
-            cases = load_case_file(
-                path,
-                settings.rootdir,
-                fmt=source.format,
-                kind=source.kind,
-                check_names=check_names,
-            )
-        except CaseFileError:
-            continue  # reported as a collection error of that file already
-        inputs.extend(case.input_text for case in cases if case.input_text)
+    inputs.extend(case.input_text for case in cases if case.input_text)
     return inputs
