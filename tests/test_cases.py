@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_ragft import cases as cases_module
+from pytest_ragft import deepeval_checks
 from pytest_ragft.cases import (
     BUILTIN_CHECK_NAMES,
     CaseFileError,
@@ -47,13 +47,13 @@ def errors(root: Path, name: str, text: str, **kwargs: Any) -> list[str]:
     return str(info.value).splitlines()
 
 
-DEEPEVAL_PROBE = cases_module._deepeval_installed
+DEEPEVAL_PROBE = deepeval_checks.deepeval_installed
 
 
 @pytest.fixture(autouse=True)
 def deepeval_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     # Whether deepeval is installed must not decide these tests' outcome.
-    monkeypatch.setattr(cases_module, "_deepeval_installed", lambda: False)
+    monkeypatch.setattr(deepeval_checks, "deepeval_installed", lambda: False)
 
 
 SIMPLE = [
@@ -311,7 +311,7 @@ VALID = "  kind: knowledge\n  expect: {contains: x}\n"
             "e/a.yaml",
             "- id: 2024-01-01\n" + VALID,
             [
-                "e/a.yaml:1: cases[0].id: expected a string, got date datetime.date(2024, 1, 1)"
+                "e/a.yaml:1: cases[0].id: expected a string, got a date (2024-01-01)"
                 " (quote it to make it a string)"
             ],
             id="id-not-a-string",
@@ -381,18 +381,20 @@ VALID = "  kind: knowledge\n  expect: {contains: x}\n"
               volatile: maybe
             """,
             [
-                "e/a.yaml:4: cases[0].expect.contains[1]: expected a string, got an integer 3",
+                "e/a.yaml:4: cases[0].expect.contains[1]: expected a string, got an integer (3)",
                 "e/a.yaml:5: cases[0].expect.contains_any: expected a list of strings,"
-                " got a string 'x'",
+                " got a string ('x')",
                 "e/a.yaml:6: cases[0].expect.max_chars: -1 is less than the minimum of 0",
-                "e/a.yaml:7: cases[0].expect.max_words: expected an integer >= 0, got a number 1.5",
-                "e/a.yaml:8: cases[0].expect.cites_sources: expected a boolean, got a string 'yes'",
+                "e/a.yaml:7: cases[0].expect.max_words: expected an integer >= 0,"
+                " got a number (1.5)",
+                "e/a.yaml:8: cases[0].expect.cites_sources: expected a boolean,"
+                " got a string ('yes')",
                 "e/a.yaml:9: cases[0].expect.equals: expected a string, got a list",
                 "e/a.yaml:10: cases[0].expect.deepeval[0].metric: missing",
                 "e/a.yaml:10: cases[0].expect.deepeval: the deepeval check needs deepeval",
                 "e/a.yaml:11: cases[0].repeats: 0 is less than the minimum of 1",
                 "e/a.yaml:12: cases[0].min_pass_ratio: 0 is less than or equal to the minimum of 0",
-                "e/a.yaml:13: cases[0].volatile: expected a boolean, got a string 'maybe'",
+                "e/a.yaml:13: cases[0].volatile: expected a boolean, got a string ('maybe')",
             ],
             id="bad-check-values",
         ),
@@ -402,7 +404,7 @@ VALID = "  kind: knowledge\n  expect: {contains: x}\n"
             [
                 "e/a.yaml:3: cases[0].input[0].content: missing: 'content' is required",
                 "e/a.yaml:3: cases[0].input[1]: expected a chat message {role, content},"
-                " got a string 'hi'",
+                " got a string ('hi')",
             ],
             id="bad-chat-input",
         ),
@@ -548,10 +550,16 @@ def test_error_survives_pickling() -> None:
 
 
 def test_deepeval_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cases_module, "_deepeval_installed", lambda: True)
+    # With deepeval there, the specs go to its validation (here a stand-in that finds nothing).
+    seen: list[Any] = []
+    monkeypatch.setattr(deepeval_checks, "deepeval_installed", lambda: True)
+    monkeypatch.setattr(
+        deepeval_checks, "spec_problems", lambda specs, shape: seen.append(specs) or []
+    )
     text = "- id: a\n  kind: behavior\n  expect:\n    deepeval: [{metric: GEval, name: tone}]\n"
     (case,) = load(tmp_path, "a.yaml", text)
     assert case.expect == {"deepeval": [{"metric": "GEval", "name": "tone"}]}
+    assert seen == [[{"metric": "GEval", "name": "tone"}]]
 
 
 def test_deepeval_probe_is_find_spec(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -418,7 +418,14 @@ def test_answer_cost_evidence_gives_gain_cost_and_payback() -> None:
         "gain 100.00/month (1,000 queries x 10.0% behavior-bound failures x 50% fixed x 2.00) "
         "vs cost 175.00/month (50.00 + 1,500.00 upfront over 12 months); payback 30.0 months"
     )
-    assert got["note"] == "payback 30 months"
+    assert got["note"] == "payback 30.0 months"
+
+
+def test_answer_cost_note_gives_the_payback_of_the_evidence() -> None:
+    # gain 100 - monthly 50 = 50 a month; 270 upfront pays back in 5.4 months.
+    got = answer_cost(cost_table(finetune_upfront=270.0), 1, 10, 12)
+    assert got["evidence"].endswith("; payback 5.4 months")
+    assert got["note"] == "payback 5.4 months"
 
 
 def test_answer_cost_never_pays_back_when_gain_does_not_cover_monthly_cost() -> None:
@@ -433,10 +440,18 @@ def test_answer_cost_is_unknown_without_a_table() -> None:
     assert "[tool.ragft.checklist.cost]" in got["evidence"]
 
 
-def test_answer_cost_without_cases_gains_nothing_from_fixes() -> None:
-    got = answer_cost(cost_table(), 0, 0, 12)
-    assert got["answer"] == "no"
-    assert got["evidence"].startswith("gain 0.00/month")
+@pytest.mark.parametrize(
+    "table",
+    [
+        pytest.param(cost_table(), id="fix-value"),
+        pytest.param(cost_table(per_query_saving=1.0), id="saving-would-cover-cost"),
+    ],
+)
+def test_answer_cost_is_unknown_without_cases(table: dict[str, float]) -> None:
+    got = answer_cost(table, 0, 0, 12)
+    assert got["answer"] == "unknown"
+    assert got["evidence"].startswith("no cases scored")
+    assert got["note"] == "no cases scored"
 
 
 # --- the decision matrix ------------------------------------------------------------------------

@@ -294,11 +294,32 @@ CONTEXTS = ("passage one", "passage two", "passage three")
             True,
             CONTEXTS,
             False,
-            ["1 <= n <= 3", "[4] out of range"],
+            ["1 <= n <= 3", "got only [4], out of range"],
             id="out-of-range",
         ),
         pytest.param(
-            "See [0] and [2].", True, CONTEXTS, False, ["[0] out of range"], id="zero-out-of-range"
+            "See [0] and [5].",
+            True,
+            CONTEXTS,
+            False,
+            ["got only [0], [5], out of range"],
+            id="zero-and-above-out-of-range",
+        ),
+        pytest.param(
+            "See [0] and [2].",
+            True,
+            CONTEXTS,
+            True,
+            ["cites [2]", "[0] out of range"],
+            id="one-in-range-suffices",
+        ),
+        pytest.param(
+            "Released in [2024] per [1].",
+            True,
+            ("passage one",),
+            True,
+            ["cites [1]", "[2024] out of range"],
+            id="bracketed-year-beside-citation",
         ),
         pytest.param(
             "Refunds take 30 days.", True, CONTEXTS, False, ["got no marker"], id="no-marker"
@@ -338,11 +359,12 @@ def test_cites_sources(
         assert fragment in outcome.message
 
 
-def test_cites_sources_counts_sources_without_contexts() -> None:
+def test_cites_sources_needs_contexts_not_sources() -> None:
     result = Result(answer="as shown [2]", sources=("doc-a", "doc-b"))
     outcome = BUILTIN_CHECKS["cites_sources"](make_case({}), result, True)
     assert isinstance(outcome, CheckOutcome)
-    assert outcome.passed, outcome.message
+    assert not outcome.passed
+    assert "no contexts came back" in outcome.message
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_ragft import cases as cases_module
+from pytest_ragft import deepeval_checks
 from pytest_ragft.cases import CaseFileError, load_case_file
 from pytest_ragft.importers import slug, unique
 from pytest_ragft.importers.promptfoo import SUPPORTED
@@ -564,7 +564,7 @@ def test_deepeval_errors(tmp_path: Path, name: str, text: str, expected: list[st
 def test_deepeval_metric_in_metadata_needs_the_extra(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cases_module, "_deepeval_installed", lambda: False)
+    monkeypatch.setattr(deepeval_checks, "deepeval_installed", lambda: False)
     metadata = {"kind": "behavior", "expect": {"deepeval": [{"metric": "AnswerRelevancy"}]}}
     write(tmp_path, "g.json", json.dumps([{"input": "a", "additional_metadata": metadata}]))
     with pytest.raises(CaseFileError, match=r'pip install "pytest-ragft\[deepeval\]"'):

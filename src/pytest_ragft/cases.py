@@ -6,11 +6,9 @@ each problem naming its line and field (``evals/refunds.yaml:12: cases[3].kind: 
 
 from __future__ import annotations
 
-import difflib
 import functools
 import glob
 import importlib
-import importlib.util
 import json
 import os
 import re
@@ -24,6 +22,7 @@ import jsonschema
 import yaml
 
 from pytest_ragft.model import KINDS, Case, Kind
+from pytest_ragft.wording import describe, suggest
 
 BUILTIN_CHECK_NAMES: frozenset[str] = frozenset(
     {
@@ -153,7 +152,7 @@ def load_case_file(
     if fmt is not None:
         module_name = IMPORT_FORMATS.get(fmt)
         if module_name is None:
-            message = f"unknown case file format {fmt!r}{_suggest(fmt, IMPORT_FORMATS)}; "
+            message = f"unknown case file format {fmt!r}{suggest(fmt, IMPORT_FORMATS)}; "
             message += f"formats: {', '.join(IMPORT_FORMATS)}"
             raise CaseFileError(display, [Problem(None, "format", message)])
         importer = importlib.import_module(f"pytest_ragft.importers.{module_name}")
@@ -323,10 +322,6 @@ def _validator(definition: str) -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(sub)
 
 
-def _deepeval_installed() -> bool:
-    return importlib.util.find_spec("deepeval") is not None
-
-
 class CaseBuilder:
     """Validates raw case mappings and makes ``Case`` objects, gathering every problem.
 
@@ -385,24 +380,24 @@ class CaseBuilder:
             self.add(
                 (),
                 None,
-                f"expected a list of cases or a mapping {{defaults, cases}}, got {_type(data)}",
+                f"expected a list of cases or a mapping {{defaults, cases}}, got {describe(data)}",
             )
             raise self.fail()
         for key in data:
             if key not in ("defaults", "cases"):
-                message = f"unknown top-level key {key!r}{_suggest(key, ('defaults', 'cases'))}; "
+                message = f"unknown top-level key {key!r}{suggest(key, ('defaults', 'cases'))}; "
                 message += "the top level holds defaults and cases"
                 self.add((key,), str(key), message)
         cases = data.get("cases")
         if not isinstance(cases, list):
-            got = "nothing" if "cases" not in data else _type(cases)
+            got = "nothing" if "cases" not in data else describe(cases)
             self.add(("cases",), "cases", f"expected a list of cases, got {got}")
             cases = []
         defaults = data.get("defaults", {})
         if defaults is None:
             defaults = {}
         if not isinstance(defaults, dict):
-            message = f"expected a mapping of case fields, got {_type(defaults)}"
+            message = f"expected a mapping of case fields, got {describe(defaults)}"
             self.add(("defaults",), "defaults", message)
             defaults = {}
         elif defaults:
@@ -440,7 +435,7 @@ class CaseBuilder:
             self.add(
                 where,
                 label,
-                f"expected a case (a mapping with id, kind, expect...), got {_type(raw)}",
+                f"expected a case (a mapping with id, kind, expect...), got {describe(raw)}",
             )
             return None
         before = len(self.problems)
@@ -475,7 +470,7 @@ class CaseBuilder:
         for name, value in expect.items():
             at, field = (*where, name), f"{label}.{name}"
             if name not in self.check_names:
-                message = f"unknown check {name!r}{_suggest(str(name), self.check_names)}; "
+                message = f"unknown check {name!r}{suggest(str(name), self.check_names)}; "
                 message += f"checks: {', '.join(sorted(self.check_names))} "
                 message += "(more come from the pytest_ragft_checks hook)"
                 self.add(at, field, message)
@@ -489,12 +484,14 @@ class CaseBuilder:
                 self._check_schema(value, at, field, "")
             elif name == "json_schema" and isinstance(value, str) and value:
                 out[name] = self._load_schema_file(value, at, field)
-            elif name == "deepeval" and not _deepeval_installed():
-                self.add(at, field, f"the deepeval check needs deepeval: {DEEPEVAL_HINT}")
             elif name == "deepeval":
-                from pytest_ragft.deepeval_checks import spec_problems
+                from pytest_ragft import deepeval_checks
 
-                for problem in spec_problems(value, shape=False):
+                if not deepeval_checks.deepeval_installed():
+                    message = f"the deepeval check needs deepeval: {DEEPEVAL_HINT}"
+                    self.add(at, field, message)
+                    continue
+                for problem in deepeval_checks.spec_problems(value, shape=False):
                     self.add((*at, *problem.where), field + problem.suffix, problem.message)
         return out
 
@@ -553,9 +550,9 @@ class CaseBuilder:
             options = value
             message = f"{instance!r} is not one of {_one_of(options)}"
             if isinstance(instance, str):
-                message += _suggest(instance, [str(o) for o in options])
+                message += suggest(instance, [str(o) for o in options])
         elif validator in ("type", "anyOf", "oneOf"):
-            message = f"expected {_describe(schema)}, got {_type(instance)}"
+            message = f"expected {_schema_words(schema)}, got {describe(instance)}"
             if schema.get("type") == "string" and _scalar(instance):
                 message += " (quote it to make it a string)"
         elif validator == "pattern" and at[-1:] == ("id",):
@@ -603,7 +600,7 @@ class CaseBuilder:
             return value
         if not isinstance(schema, (dict, bool)):
             message = (
-                f"json_schema file {shown} must hold a JSON Schema object, got {_type(schema)}"
+                f"json_schema file {shown} must hold a JSON Schema object, got {describe(schema)}"
             )
             self.add(where, field, message)
             return value
@@ -637,11 +634,6 @@ def _field(at: Where, label: str) -> str:
     return text
 
 
-def _suggest(word: Any, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), sorted(options), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _one_of(options: Iterable[Any]) -> str:
     return ", ".join(repr(o) for o in options)
 
@@ -659,47 +651,28 @@ def _missing(name: str) -> str:
 def _unknown(key: Any, allowed: Sequence[str]) -> str:
     if key == "id" and "id" not in allowed:
         return "an id belongs on each case, not in defaults"
-    return f"unknown field {key!r}{_suggest(str(key), allowed)}; fields: {', '.join(allowed)}"
-
-
-def _type(value: Any) -> str:
-    if value is None:
-        return "null"
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
-    for cls, name in names.items():
-        if type(value) is cls:
-            return f"{name} {_short(value)}"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"{type(value).__name__} {_short(value)}"
+    return f"unknown field {key!r}{suggest(str(key), allowed)}; fields: {', '.join(allowed)}"
 
 
 def _scalar(value: Any) -> bool:
     return value is not None and not isinstance(value, (dict, list))
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _describe(schema: Mapping[str, Any], plural: bool = False) -> str:
+def _schema_words(schema: Mapping[str, Any], plural: bool = False) -> str:
     """A schema in words, for 'expected ..., got ...' messages."""
     ref = schema.get("$ref")
     if isinstance(ref, str):
         schema = _schema()["$defs"][ref.rsplit("/", 1)[-1]]
     for combinator in ("anyOf", "oneOf"):
         if combinator in schema:
-            return " or ".join(_describe(s, plural) for s in schema[combinator])
+            return " or ".join(_schema_words(s, plural) for s in schema[combinator])
     kind = schema.get("type")
     if not isinstance(kind, str):
         return "valid values" if plural else "a valid value"
     text = str(schema.get("title") or _NOUNS.get(kind, kind)) + ("s" if plural else "")
     items = schema.get("items")
     if kind == "array" and isinstance(items, Mapping):
-        text += f" of {_describe(items, plural=True)}"
+        text += f" of {_schema_words(items, plural=True)}"
     if kind == "object" and "title" in schema and schema.get("properties"):
         text += " {" + ", ".join(schema["properties"]) + "}"
     if "minimum" in schema:

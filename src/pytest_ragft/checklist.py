@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import calendar
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
+from pytest_ragft.diagnosis import BEHAVIOR_BOUND
 from pytest_ragft.matching import normalize
+from pytest_ragft.wording import percent
 
 Answer = Literal["yes", "no", "unknown"]
 Cell = Literal["rag", "pretraining", "fine-tune", "prompt"]
@@ -31,7 +32,6 @@ TITLES: Mapping[str, str] = {
 # The order of operations, cheapest first: it breaks ties between cells.
 CELLS: tuple[Cell, ...] = ("prompt", "rag", "fine-tune", "pretraining")
 _COUNT_ORDER: tuple[Cell, ...] = ("rag", "pretraining", "fine-tune", "prompt")
-BEHAVIOR_BOUND: frozenset[str] = frozenset({"behavior", "hybrid"})
 MAX_PROBLEMS = 5  # invalid training lines listed by file:line; the rest are only counted
 _EPSILON = 1e-9
 
@@ -70,7 +70,7 @@ def answer_baseline(
         below = behavior_rate < behavior_threshold
         relation = "below" if below else "not below"
         rate = (
-            f"behavior pass rate {_pct(behavior_rate)} is {relation} its "
+            f"behavior pass rate {percent(behavior_rate)} is {relation} its "
             f"{_limit(behavior_threshold)} threshold"
         )
     enough = prior_runs >= min_runs
@@ -80,7 +80,7 @@ def answer_baseline(
     elif behavior_rate is None:
         note = "no behavior cases"
     else:
-        note = f"behavior {_pct(behavior_rate)}" + (" < " if below else " >= ")
+        note = f"behavior {percent(behavior_rate)}" + (" < " if below else " >= ")
         note += _limit(behavior_threshold)
     return _answer("baseline", answer, f"{runs}; {rate}", note)
 
@@ -108,7 +108,7 @@ def answer_behavior_gap(
     relation = "at least" if share_ok else "under"
     shares = (
         f"{behavior_bound} of {failures} diagnosed failures are behavior-bound "
-        f"({_pct(ratio)}, {relation} the {_limit(share)} required)"
+        f"({percent(ratio)}, {relation} the {_limit(share)} required)"
     )
     if knowledge_rate is None:
         knowledge_ok = True
@@ -117,7 +117,7 @@ def answer_behavior_gap(
         knowledge_ok = knowledge_rate >= knowledge_threshold
         relation = "meets" if knowledge_ok else "is below"
         knowledge = (
-            f"knowledge pass rate {_pct(knowledge_rate)} {relation} its "
+            f"knowledge pass rate {percent(knowledge_rate)} {relation} its "
             f"{_limit(knowledge_threshold)} threshold"
         )
     answer: Answer = "yes" if share_ok and knowledge_ok else "no"
@@ -400,6 +400,13 @@ def answer_cost(
             "no cost table: set [tool.ragft.checklist.cost] to weigh the gain against the cost",
             "no cost table",
         )
+    if total_cases <= 0:
+        return _answer(
+            "cost",
+            "unknown",
+            "no cases scored: no behavior-bound failure rate to weigh the gain against the cost",
+            "no cases scored",
+        )
     queries = float(cost.get("queries_per_month", 0.0))
     value = float(cost.get("value_per_fixed_failure", 0.0))
     fix_rate = float(cost.get("expected_fix_rate", 0.0))
@@ -407,12 +414,12 @@ def answer_cost(
     upfront = float(cost.get("finetune_upfront", 0.0))
     monthly = float(cost.get("finetune_monthly", 0.0))
     months = max(horizon_months, 1)
-    failure_rate = behavior_bound_failed / total_cases if total_cases > 0 else 0.0
+    failure_rate = behavior_bound_failed / total_cases
     gain = queries * failure_rate * fix_rate * value + queries * saving
     spend = monthly + upfront / months
     answer: Answer = "yes" if gain >= spend - _EPSILON * max(1.0, abs(spend)) else "no"
     gain_parts = (
-        f"{queries:,.0f} queries x {_pct(failure_rate)} behavior-bound failures x "
+        f"{queries:,.0f} queries x {percent(failure_rate)} behavior-bound failures x "
         f"{_limit(fix_rate)} fixed x {_money(value)}"
     )
     if saving:
@@ -421,7 +428,7 @@ def answer_cost(
     if gain - monthly > _EPSILON:
         payback_months = upfront / (gain - monthly)
         payback = f"payback {payback_months:.1f} months"
-        note = f"payback {math.ceil(payback_months - _EPSILON)} months"
+        note = payback
     else:
         payback = "payback never (the gain does not cover the monthly cost)"
         note = "payback never"
@@ -508,11 +515,6 @@ def _questions(numbers: Sequence[int]) -> str:
 
 def _plural(n: int, word: str) -> str:
     return word if n == 1 else f"{word}s"
-
-
-def _pct(rate: float) -> str:
-    """A measured rate, always with one decimal: 77.5%, 90.0%."""
-    return f"{rate * 100:.1f}%"
 
 
 def _limit(rate: float) -> str:

@@ -179,22 +179,21 @@ def max_words(case: Case, result: Result, expected: Any) -> CheckOutcome:
 
 
 def cites_sources(case: Case, result: Result, expected: Any) -> CheckOutcome:
-    """``true``: at least one ``[n]`` (or ``[n, m]``) marker, every one naming a retrieved
-    context; ``false``: no marker at all. Without contexts, the sources count instead."""
+    """``true``: at least one ``[n]`` (or ``[n, m]``) marker naming a retrieved context, so
+    a bracketed year beside a real citation does not fail it; ``false``: no marker at all."""
     if not isinstance(expected, bool):
         raise TypeError(f"cites_sources expects true or false, got {type(expected).__name__}")
     markers = citation_markers(result.answer)
-    shown = ", ".join(f"[{n}]" for n in markers)
     if not expected:
         if not markers:
             return CheckOutcome("cites_sources", True, "cites_sources: no citation marker")
         return CheckOutcome(
             "cites_sources",
             False,
-            f"cites_sources: expected no citation marker; found {shown} in "
+            f"cites_sources: expected no citation marker; found {_markers(markers)} in "
             f"{shorten(result.answer)}",
         )
-    available = len(result.contexts) or len(result.sources)
+    available = len(result.contexts)
     if available == 0:
         return CheckOutcome(
             "cites_sources",
@@ -203,22 +202,29 @@ def cites_sources(case: Case, result: Result, expected: Any) -> CheckOutcome:
             f"came back; got {shorten(result.answer)}",
         )
     wanted = f"a citation [n] with 1 <= n <= {available}"
+    inside = [n for n in markers if 1 <= n <= available]
     outside = [n for n in markers if not 1 <= n <= available]
-    if outside:
-        named = ", ".join(f"[{n}]" for n in outside)
-        return CheckOutcome(
-            "cites_sources",
-            False,
-            f"cites_sources: expected {wanted}; got {named} out of range in "
-            f"{shorten(result.answer)}",
-        )
     if not markers:
         return CheckOutcome(
             "cites_sources",
             False,
             f"cites_sources: expected {wanted}; got no marker in {shorten(result.answer)}",
         )
-    return CheckOutcome("cites_sources", True, f"cites_sources: cites {shown}")
+    if not inside:
+        return CheckOutcome(
+            "cites_sources",
+            False,
+            f"cites_sources: expected {wanted}; got only {_markers(outside)}, out of range, in "
+            f"{shorten(result.answer)}",
+        )
+    message = f"cites_sources: cites {_markers(inside)}"
+    if outside:
+        message += f"; {_markers(outside)} out of range"
+    return CheckOutcome("cites_sources", True, message)
+
+
+def _markers(numbers: list[int]) -> str:
+    return ", ".join(f"[{n}]" for n in numbers)
 
 
 def citation_markers(answer: str) -> list[int]:

@@ -9,7 +9,6 @@ Only ``tomllib`` is imported at start-up: ``read_pyproject`` decides whether the
 from __future__ import annotations
 
 import datetime
-import difflib
 import json
 import math
 import os
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+
+from pytest_ragft.wording import describe, suggest
 
 Action = Literal["fail", "comment", "warn", "off"]
 CaseFailures = Literal["gate", "strict"]
@@ -184,7 +185,7 @@ def read_pyproject(rootdir: Path) -> tuple[Path | None, dict[str, Any] | None]:
     table = tool["ragft"]
     if not isinstance(table, dict):
         raise pytest.UsageError(
-            f"{_display(path)}: tool.ragft: expected a table, got {_describe(table)}"
+            f"{_display(path)}: tool.ragft: expected a table, got {describe(table, toml=True)}"
         )
     return path, table
 
@@ -304,30 +305,6 @@ def _key(path: KeyPath) -> str:
     return text
 
 
-def _describe(value: Any) -> str:
-    """What came, in TOML words, with the value itself when it is short."""
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, int):
-        return f"an integer ({value})"
-    if isinstance(value, float):
-        return f"a number ({value})"
-    if isinstance(value, str):
-        shown = value if len(value) <= 60 else value[:57] + "..."
-        return f"a string ({shown!r})"
-    if isinstance(value, datetime.datetime):
-        return f"a date-time ({value.isoformat()})"
-    if isinstance(value, datetime.date):
-        return f"a date ({value.isoformat()})"
-    if isinstance(value, datetime.time):
-        return f"a time ({value.isoformat()})"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return type(value).__name__
-
-
 def _short(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
@@ -366,16 +343,6 @@ def _bounds(schema_node: Mapping[str, Any]) -> str:
     return f"{kind} {' and '.join(parts)}"
 
 
-def _suggest(word: str, candidates: Iterable[str]) -> str | None:
-    """The closest valid spelling; a shortened key (``queries``) counts as close too."""
-    options = list(candidates)
-    match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    if match:
-        return match[0]
-    starts = [o for o in options if len(word) >= 3 and o.startswith(word)]
-    return starts[0] if len(starts) == 1 else None
-
-
 def _table(path: KeyPath) -> str:
     """A table's name as TOML writes its header; an inline table in an array by its index."""
     return f"[{_key(path)}]" if not path or isinstance(path[-1], str) else _key(path)
@@ -383,12 +350,12 @@ def _table(path: KeyPath) -> str:
 
 def _unknown_key(path: KeyPath, key: str, valid: Iterable[str]) -> str:
     table = _table(path)
-    hint = _suggest(key, valid)
-    if hint is None and not path:
+    hint = suggest(key, valid)
+    if not hint and not path:
         # A nested key written at the top level, e.g. `behavior = 0.8` instead of thresholds.
         nested = [".".join(p) for p, _ in _leaves(schema()) if len(p) > 1 and p[-1] == key]
-        hint = nested[0] if nested else None
-    return f"{table} has no key {key!r}" + (f" (did you mean {hint!r}?)" if hint else "")
+        hint = f" (did you mean {nested[0]!r}?)" if nested else ""
+    return f"{table} has no key {key!r}{hint}"
 
 
 def _schema_problems(instance: Mapping[str, Any], problems: _Problems) -> None:
@@ -413,12 +380,13 @@ def _schema_problems(instance: Mapping[str, Any], problems: _Problems) -> None:
             wanted = error.validator_value
             words = [wanted] if isinstance(wanted, str) else list(wanted)
             expected = " or ".join(_TYPE_WORDS.get(w, w) for w in words)
-            problems.add(path, f"{key}: expected {expected}, got {_describe(value)}")
+            problems.add(path, f"{key}: expected {expected}, got {describe(value, toml=True)}")
         elif error.validator == "enum":
             options = ", ".join(repr(o) for o in error.validator_value)
-            hint = _suggest(str(value), [str(o) for o in error.validator_value])
-            tail = f" (did you mean {hint!r}?)" if hint and isinstance(value, str) else ""
-            problems.add(path, f"{key}: expected one of {options}, got {_describe(value)}{tail}")
+            choices = [str(o) for o in error.validator_value]
+            tail = suggest(value, choices) if isinstance(value, str) else ""
+            got = describe(value, toml=True)
+            problems.add(path, f"{key}: expected one of {options}, got {got}{tail}")
         elif error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
             problems.add(path, f"{key}: expected {_bounds(node)}, got {_short(value)}")
         elif error.validator == "pattern":
@@ -647,8 +615,7 @@ def _split_prefix(text: str) -> tuple[str, CaseFormat | None]:
             if not rest:
                 raise ValueError(f"{text!r} names no file after the {prefix + ':'!r} prefix")
             return rest, known
-    hint = _suggest(prefix, CASE_FORMATS)
-    tail = f" (did you mean {hint + ':'!r}?)" if hint else ""
+    tail = suggest(prefix + ":", [f + ":" for f in CASE_FORMATS])
     options = ", ".join(f"'{f}:'" for f in CASE_FORMATS)
     raise ValueError(f"unknown format prefix {prefix + ':'!r}{tail}; expected one of {options}")
 

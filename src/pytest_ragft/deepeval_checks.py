@@ -7,7 +7,6 @@ switched off its telemetry and its ``.env`` loading (unless the user set them).
 
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib
 import importlib.util
@@ -22,6 +21,7 @@ from typing import Any
 
 from pytest_ragft.checks import shorten
 from pytest_ragft.model import Case, CheckOutcome, Result
+from pytest_ragft.wording import describe, suggest
 
 ENV_DEFAULTS: Mapping[str, str] = {
     "DEEPEVAL_TELEMETRY_OPT_OUT": "1",
@@ -74,7 +74,8 @@ def ensure_env(environ: MutableMapping[str, str] = os.environ) -> None:
         environ.setdefault(key, value)
 
 
-def installed() -> bool:
+def deepeval_installed() -> bool:
+    """Whether deepeval can be imported, found without importing it (over a second)."""
     return importlib.util.find_spec("deepeval") is not None
 
 
@@ -107,7 +108,7 @@ def spec_problems(specs: Any, *, shape: bool = True) -> list[SpecProblem]:
     that validated it already: a malformed value then gives no problems here.
     """
     problems = _shape_problems(specs)
-    if problems or not installed():
+    if problems or not deepeval_installed():
         return problems if shape else []
     offered = metric_classes()
     seen: dict[str, int] = {}
@@ -138,7 +139,7 @@ def spec_problems(specs: Any, *, shape: bool = True) -> list[SpecProblem]:
 
 def _shape_problems(specs: Any) -> list[SpecProblem]:
     if not isinstance(specs, list) or not specs:
-        got = "an empty list" if isinstance(specs, list) else _type(specs)
+        got = "an empty list" if isinstance(specs, list) else describe(specs)
         return [
             SpecProblem(
                 None,
@@ -150,7 +151,7 @@ def _shape_problems(specs: Any) -> list[SpecProblem]:
     problems: list[SpecProblem] = []
     for index, spec in enumerate(specs):
         if not isinstance(spec, dict):
-            message = f"expected a metric {{metric: ClassName, ...}}, got {_type(spec)}"
+            message = f"expected a metric {{metric: ClassName, ...}}, got {describe(spec)}"
             problems.append(SpecProblem(index, None, message))
             continue
         metric = spec.get("metric")
@@ -158,19 +159,19 @@ def _shape_problems(specs: Any) -> list[SpecProblem]:
             message = "missing: name the deepeval metric class, e.g. metric: FaithfulnessMetric"
             problems.append(SpecProblem(index, "metric", message))
         elif not isinstance(metric, str) or not metric.strip():
-            message = f"expected a metric class name, got {_type(metric)}"
+            message = f"expected a metric class name, got {describe(metric)}"
             problems.append(SpecProblem(index, "metric", message))
         if "threshold" in spec:
             t = spec["threshold"]
             if isinstance(t, bool) or not isinstance(t, int | float) or not 0 <= t <= 1:
-                message = f"expected a number from 0 to 1, got {_short(t)}"
+                message = f"expected a number from 0 to 1, got {describe(t)}"
                 problems.append(SpecProblem(index, "threshold", message))
         if "name" in spec and (not isinstance(spec["name"], str) or not spec["name"].strip()):
-            message = f"expected a non-empty string, got {_short(spec['name'])}"
+            message = f"expected a non-empty string, got {describe(spec['name'])}"
             problems.append(SpecProblem(index, "name", message))
         for key in spec:
             if not isinstance(key, str):
-                message = f"argument names are strings, got {_short(key)}"
+                message = f"argument names are strings, got {describe(key)}"
                 problems.append(SpecProblem(index, None, message))
     return problems
 
@@ -188,23 +189,23 @@ def _geval_problems(index: int, spec: Mapping[str, Any]) -> list[SpecProblem]:
         )
         problems.append(SpecProblem(index, "criteria", message))
     if criteria is not None and (not isinstance(criteria, str) or not criteria.strip()):
-        message = f"expected a non-empty string, got {_short(criteria)}"
+        message = f"expected a non-empty string, got {describe(criteria)}"
         problems.append(SpecProblem(index, "criteria", message))
     if steps is not None and (
         not isinstance(steps, list) or not steps or not all(isinstance(s, str) for s in steps)
     ):
-        message = f"expected a non-empty list of strings, got {_short(steps)}"
+        message = f"expected a non-empty list of strings, got {_listed(steps)}"
         problems.append(SpecProblem(index, "evaluation_steps", message))
     params = spec.get("evaluation_params")
     if params is not None:
         known = [p.value for p in _params_enum()]
         if not isinstance(params, list) or not params:
-            message = f"expected a non-empty list of test case fields, got {_short(params)}"
+            message = f"expected a non-empty list of test case fields, got {describe(params)}"
             problems.append(SpecProblem(index, "evaluation_params", message))
         else:
             for p in params:
                 if _param(p) is None:
-                    message = f"unknown test case field {_short(p)}{_suggest(p, known)}; "
+                    message = f"unknown test case field {p!r}{suggest(p, known)}; "
                     message += f"fields: {', '.join(known)}"
                     problems.append(SpecProblem(index, "evaluation_params", message))
     return problems
@@ -268,7 +269,7 @@ def check_label(spec: Mapping[str, Any], cls_name: str) -> str:
 def _unknown_metric(name: str, offered: Mapping[str, Any]) -> str:
     options = sorted(offered)
     return (
-        f"unknown deepeval metric {name!r}{_suggest(name, options)}; "
+        f"unknown deepeval metric {name!r}{suggest(name, options)}; "
         f"deepeval offers: {', '.join(options)}"
     )
 
@@ -276,7 +277,7 @@ def _unknown_metric(name: str, offered: Mapping[str, Any]) -> str:
 def _unknown_arg(key: str, cls_name: str, accepted: Sequence[str]) -> str:
     options = sorted({*accepted, "threshold", "name"})
     return (
-        f"unknown argument {key!r} for {cls_name}{_suggest(key, options)}; "
+        f"unknown argument {key!r} for {cls_name}{suggest(key, options)}; "
         f"{cls_name} accepts: {', '.join(options)}"
     )
 
@@ -292,12 +293,9 @@ def load_judge(judge_ref: str, rootdir: Path) -> Any:
     _check_ref_form(judge_ref)
     ensure_env()
     try:
-        factory = resolve(judge_ref, rootdir)
+        factory = resolve(judge_ref, rootdir, what="judge")
     except PipelineUsageError as exc:
-        message = str(exc)
-        if message.startswith("pipeline "):
-            message = message[len("pipeline ") :]
-        raise JudgeError(f"judge {message}") from None
+        raise JudgeError(str(exc)) from None
     try:
         judge = factory()
     except Exception as exc:
@@ -307,7 +305,7 @@ def load_judge(judge_ref: str, rootdir: Path) -> Any:
     base = _deepeval("models").DeepEvalBaseLLM
     if not isinstance(judge, base):
         raise JudgeError(
-            f"judge {judge_ref!r} returned {_type(judge)}, not a deepeval model: the factory "
+            f"judge {judge_ref!r} returned {describe(judge)}, not a deepeval model: the factory "
             "must return an instance of a deepeval.models.DeepEvalBaseLLM subclass"
         )
     return judge
@@ -540,27 +538,10 @@ def _score(value: Any) -> float | None:
     return float(value)
 
 
-def _suggest(word: Any, options: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _type(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, str):
-        return f"a string ({_short(value)})"
-    if isinstance(value, int | float):
-        return f"a number ({value})"
+def _listed(value: Any) -> str:
+    """``describe`` of a value that should be a list of strings, naming the first stray item."""
     if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return f"a {type(value).__name__}"
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                return f"a list whose item [{index}] is {describe(item)}"
+    return describe(value)

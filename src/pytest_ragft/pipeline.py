@@ -28,36 +28,36 @@ class PipelineUsageError(Exception):
     """The pipeline setting names something that cannot be imported or called."""
 
 
-def resolve(ref: str, rootdir: Path) -> Callable[..., Any]:
+def resolve(ref: str, rootdir: Path, *, what: str = "pipeline") -> Callable[..., Any]:
     """Import ``module:callable`` (dotted attributes allowed), trying the rootdir on sys.path."""
     module_name, sep, attr_path = ref.partition(":")
     if not sep or not module_name or not attr_path:
         raise PipelineUsageError(
-            f"pipeline {ref!r} is not of the form 'module:callable' "
-            '(e.g. pipeline = "support_bot.pipeline:answer" in [tool.ragft])'
+            f"{what} {ref!r} is not of the form 'module:callable' "
+            f'(e.g. {what} = "my_package.module:function" in [tool.ragft])'
         )
     try:
         module = _import(module_name, rootdir)
     except ModuleNotFoundError as exc:
         raise PipelineUsageError(
-            f"pipeline {ref!r}: module {exc.name!r} cannot be imported ({exc}); "
+            f"{what} {ref!r}: module {exc.name!r} cannot be imported ({exc}); "
             f"check the module path, or add its folder to `pythonpath` in [tool.pytest.ini_options]"
         ) from None
     except Exception as exc:
         where = _user_frame(exc)
         raise PipelineUsageError(
-            f"pipeline {ref!r}: importing module {module_name!r} raised "
+            f"{what} {ref!r}: importing module {module_name!r} raised "
             f"{type(exc).__name__}: {exc}{where}"
         ) from None
     target: Any = module
     for part in attr_path.split("."):
         if not hasattr(target, part):
             raise PipelineUsageError(
-                f"pipeline {ref!r}: module {module_name!r} has no attribute {attr_path!r}"
+                f"{what} {ref!r}: module {module_name!r} has no attribute {attr_path!r}"
             )
         target = getattr(target, part)
     if not callable(target):
-        raise PipelineUsageError(f"pipeline {ref!r} is a {type(target).__name__}, not a callable")
+        raise PipelineUsageError(f"{what} {ref!r} is a {type(target).__name__}, not a callable")
     return target  # type: ignore[no-any-return]
 
 

@@ -85,11 +85,10 @@ def build_runner(config: pytest.Config, settings: Settings) -> Runner:
 
 def _deepeval_checker(settings: Settings) -> Any:
     """deepeval metrics for the cases that ask for them; nothing is imported until one does."""
-    import importlib.util
+    from pytest_ragft.deepeval_checks import JudgeError, deepeval_installed, make_checker
 
-    if importlib.util.find_spec("deepeval") is None:
+    if not deepeval_installed():
         return None
-    from pytest_ragft.deepeval_checks import JudgeError, make_checker
 
     try:
         return make_checker(settings.judge, settings.rootdir)

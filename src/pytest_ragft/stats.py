@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from pytest_ragft.wording import percent
+
 Method = Literal["mcnemar", "two-proportion"]
 
 # Rates come from divisions, so a drop of exactly ``max_drop`` may read a hair above it.
@@ -208,13 +210,13 @@ def regression(
     can_detect = total >= needed
     if total:
         detail = (
-            f"{category} {_pct(current_rate)} vs baseline {_pct(baseline_rate)} "
+            f"{category} {percent(current_rate)} vs baseline {percent(baseline_rate)} "
             f"({_change(-drop)} points), {how}"
         )
     else:
         detail = (
             f"{category}: no scored cases in this run to compare with baseline "
-            f"{_pct(baseline_rate)}"
+            f"{percent(baseline_rate)}"
         )
     if not can_detect:
         detail += (
@@ -233,10 +235,6 @@ def regression(
         cases_needed=needed,
         detail=detail,
     )
-
-
-def _pct(rate: float) -> str:
-    return f"{rate * 100:.1f}%"
 
 
 def _change(delta: float) -> str:

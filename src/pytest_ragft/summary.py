@@ -14,13 +14,13 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from pytest_ragft import checklist, diagnosis, stats
+from pytest_ragft.diagnosis import BEHAVIOR_BOUND
 from pytest_ragft.model import DIAGNOSES, KINDS
 
 if TYPE_CHECKING:
     from pytest_ragft.config import Settings
 
 SCHEMA_VERSION = 1
-BEHAVIOR_BOUND = ("behavior", "hybrid")
 
 
 @dataclass

@@ -81,7 +81,7 @@ def test_the_module_imports_deepeval_only_when_a_metric_needs_it() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "deepeval[0].metric: missing" in out.stdout
-    assert "deepeval[0].threshold: expected a number from 0 to 1, got 2" in out.stdout
+    assert "deepeval[0].threshold: expected a number from 0 to 1, got an integer (2)" in out.stdout
     assert "deepeval[1]: expected a metric {metric: ClassName, ...}, got a string" in out.stdout
 
 
@@ -138,7 +138,7 @@ def test_the_module_imports_deepeval_only_when_a_metric_needs_it() -> None:
         ),
         pytest.param(
             [{"metric": "FaithfulnessMetric", "threshold": 1.5}],
-            ["deepeval[0].threshold: expected a number from 0 to 1, got 1.5"],
+            ["deepeval[0].threshold: expected a number from 0 to 1, got a number (1.5)"],
             id="threshold-out-of-range",
         ),
         pytest.param(
@@ -147,6 +147,19 @@ def test_the_module_imports_deepeval_only_when_a_metric_needs_it() -> None:
             id="not-a-list",
         ),
         pytest.param([], ["deepeval: expected a list of metrics", "got an empty list"], id="empty"),
+        pytest.param(
+            [{"metric": "GEval", "name": "tone", "evaluation_steps": ["Polite?", 3]}],
+            [
+                "deepeval[0].evaluation_steps: expected a non-empty list of strings, got a list "
+                "whose item [1] is an integer (3)"
+            ],
+            id="geval-stray-step",
+        ),
+        pytest.param(
+            [{"metric": "GEval", "name": "tone", "criteria": ""}],
+            ["deepeval[0].criteria: expected a non-empty string, got a string ('')"],
+            id="geval-empty-criteria",
+        ),
     ],
 )
 def test_validate_specs_reports(specs: Any, expected: list[str]) -> None:
