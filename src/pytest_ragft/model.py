@@ -177,7 +177,11 @@ class CaseRecord:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CaseRecord:
         values = dict(data)
-        values["repeats"] = [RepeatRecord(**r) for r in values.get("repeats", [])]
+        fields = RepeatRecord.__dataclass_fields__
+        values["repeats"] = [
+            RepeatRecord(**{k: v for k, v in r.items() if k in fields})
+            for r in values.get("repeats", [])
+        ]
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in values.items() if k in known})
 

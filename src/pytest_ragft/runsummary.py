@@ -1,0 +1,469 @@
+"""The run summary: one frozen, typed value that the reports, the comment, the history and the
+exit status read and never change.
+
+``to_json`` gives the JSON report (``schemas/report.schema.json``); ``from_json`` reads one
+back (``ragft comment --report``, ``ragft report --run``), filling what an older or hand-made
+report leaves out, so every renderer works on the same typed value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_ragft.model import DIAGNOSES, CaseRecord
+
+SCHEMA_VERSION = 1
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _int(value: Any, default: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return default
+    return value
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _seq(value: Any) -> Sequence[Any]:
+    return value if isinstance(value, list | tuple) else ()
+
+
+@dataclass(frozen=True)
+class RegressionTest:
+    """The paired (or pooled) test of a category against its baseline."""
+
+    method: str
+    p_value: float
+    drop: float
+    significant: bool
+    fires: bool
+    detectable: bool
+    cases_needed: int | None
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "p_value": self.p_value,
+            "drop": self.drop,
+            "significant": self.significant,
+            "fires": self.fires,
+            "detectable": self.detectable,
+            "cases_needed": self.cases_needed,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> RegressionTest | None:
+        if not isinstance(data, Mapping):
+            return None
+        return cls(
+            method=str(data.get("method", "")),
+            p_value=_float(data.get("p_value")) or 0.0,
+            drop=_float(data.get("drop")) or 0.0,
+            significant=bool(data.get("significant")),
+            fires=bool(data.get("fires", True)),
+            detectable=bool(data.get("detectable", True)),
+            cases_needed=data.get("cases_needed")
+            if isinstance(data.get("cases_needed"), int)
+            else None,
+            detail=str(data.get("detail") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class Category:
+    """A category's (or a tag's) counts, rate with its interval, and its place against the
+    threshold and the baseline."""
+
+    passed: int = 0
+    failed: int = 0
+    error: int = 0
+    skipped: int = 0
+    total: int = 0
+    rate: float | None = None
+    ci: tuple[float, float] | None = None
+    threshold: float | None = None
+    baseline: float | None = None
+    change: float | None = None
+    below_threshold: bool = False
+    regression: RegressionTest | None = None  # set only when the event fires
+    regression_test: RegressionTest | None = None
+    power_note: str | None = None
+    trend: tuple[float | None, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "failed": self.failed,
+            "error": self.error,
+            "skipped": self.skipped,
+            "total": self.total,
+            "rate": self.rate,
+            "ci": None if self.ci is None else list(self.ci),
+            "threshold": self.threshold,
+            "baseline": self.baseline,
+            "change": self.change,
+            "below_threshold": self.below_threshold,
+            "regression": None if self.regression is None else self.regression.to_json(),
+            "regression_test": (
+                None if self.regression_test is None else self.regression_test.to_json()
+            ),
+            "power_note": self.power_note,
+            "trend": list(self.trend),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Category:
+        data = _map(data)
+        ci = _seq(data.get("ci"))
+        low, high = (_float(ci[0]), _float(ci[1])) if len(ci) == 2 else (None, None)
+        return cls(
+            passed=_int(data.get("passed")),
+            failed=_int(data.get("failed")),
+            error=_int(data.get("error")),
+            skipped=_int(data.get("skipped")),
+            total=_int(data.get("total")),
+            rate=_float(data.get("rate")),
+            ci=None if low is None or high is None else (low, high),
+            threshold=_float(data.get("threshold")),
+            baseline=_float(data.get("baseline")),
+            change=_float(data.get("change")),
+            below_threshold=bool(data.get("below_threshold")),
+            regression=RegressionTest.from_json(data.get("regression")),
+            regression_test=RegressionTest.from_json(data.get("regression_test")),
+            power_note=_str(data.get("power_note")),
+            trend=tuple(_float(v) for v in _seq(data.get("trend"))),
+        )
+
+
+@dataclass(frozen=True)
+class GateEvent:
+    """One gate event with the action ``[tool.ragft.gate]`` gives it."""
+
+    event: str
+    action: str
+    detail: str
+    category: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": self.event,
+            "category": self.category,
+            "detail": self.detail,
+            "action": self.action,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> GateEvent:
+        data = _map(data)
+        return cls(
+            event=str(data.get("event", "event")),
+            action=str(data.get("action", "")),
+            detail=str(data.get("detail") or ""),
+            category=_str(data.get("category")),
+        )
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The verdict, final when the summary is made, and why."""
+
+    verdict: str
+    reason: str
+    events: tuple[GateEvent, ...] = ()
+    case_failures: str = "gate"
+    non_eval_failed: int = 0
+
+    def with_action(self, action: str) -> list[GateEvent]:
+        """The events that carry ``action``, in the order the gate raised them."""
+        return [e for e in self.events if e.action == action]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "events": [e.to_json() for e in self.events],
+            "case_failures": self.case_failures,
+            "non_eval_failed": self.non_eval_failed,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Gate:
+        data = _map(data)
+        return cls(
+            verdict=str(data.get("verdict") or "unknown"),
+            reason=str(data.get("reason") or ""),
+            events=tuple(GateEvent.from_json(e) for e in _seq(data.get("events"))),
+            case_failures=str(data.get("case_failures") or "gate"),
+            non_eval_failed=_int(data.get("non_eval_failed")),
+        )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One of the five fine-tuning questions, answered with its evidence."""
+
+    question: int
+    key: str
+    answer: str
+    evidence: str
+    title: str = ""
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "key": self.key,
+            "title": self.title,
+            "answer": self.answer,
+            "evidence": self.evidence,
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Answer:
+        data = _map(data)
+        note = _str(data.get("note")) or _str(data.get("short")) or ""
+        return cls(
+            question=_int(data.get("question")),
+            key=str(data.get("key") or ""),
+            answer=str(data.get("answer") or "unknown"),
+            evidence=str(data.get("evidence") or ""),
+            title=_str(data.get("title")) or "",
+            note=note,
+        )
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The decision-matrix cell with the most failures, every cell's count, and for fine-tune
+    the questions not yet answered yes."""
+
+    cell: str | None
+    counts: Mapping[str, int] = field(default_factory=dict)
+    not_yet: tuple[int, ...] = ()
+    advice: str = ""
+    summary: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cell": self.cell,
+            "counts": dict(self.counts),
+            "not_yet": list(self.not_yet),
+            "advice": self.advice,
+            "summary": self.summary,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Recommendation:
+        data = _map(data)
+        counts = {str(k): v for k, v in _map(data.get("counts")).items() if _int(v, -1) >= 0}
+        return cls(
+            cell=_str(data.get("cell")),
+            counts=counts,
+            not_yet=tuple(q for q in _seq(data.get("not_yet")) if isinstance(q, int)),
+            advice=_str(data.get("advice")) or "",
+            summary=_str(data.get("summary")) or "",
+        )
+
+
+@dataclass(frozen=True)
+class CounterfactualCounts:
+    """How many failed cases were re-run with their gold passages, and what that did to the
+    static diagnosis."""
+
+    run: int = 0
+    confirmed: int = 0
+    overturned: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run": self.run, "confirmed": self.confirmed, "overturned": self.overturned}
+
+    @classmethod
+    def from_json(cls, data: Any) -> CounterfactualCounts:
+        data = _map(data)
+        return cls(
+            run=_int(data.get("run")),
+            confirmed=_int(data.get("confirmed")),
+            overturned=_int(data.get("overturned")),
+        )
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    """One run of the trend: earlier runs from history, this run last."""
+
+    run_id: str
+    started_at: str
+    branch: str | None
+    rates: Mapping[str, float | None]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "started_at": self.started_at,
+            "branch": self.branch,
+            "rates": dict(self.rates),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> SeriesPoint:
+        data = _map(data)
+        return cls(
+            run_id=str(data.get("run_id") or ""),
+            started_at=str(data.get("started_at") or ""),
+            branch=_str(data.get("branch")),
+            rates={str(k): _float(v) for k, v in _map(data.get("rates")).items()},
+        )
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Everything one run found, decided once: the unit every output is made from."""
+
+    suite: str
+    run_id: str
+    started_at: str
+    gate: Gate
+    finished_at: str | None = None
+    duration_s: float | None = None
+    plugin_version: str = ""
+    pipeline: str | None = None
+    config_hash: str | None = None
+    partial: str | None = None
+    git: Mapping[str, Any] = field(default_factory=lambda: {"sha": None, "branch": None})
+    ci: Mapping[str, Any] = field(default_factory=lambda: {"provider": None, "run_url": None})
+    categories: Mapping[str, Category] = field(default_factory=dict)
+    tags: Mapping[str, Category] = field(default_factory=dict)
+    power: tuple[str, ...] = ()
+    diagnosis: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(DIAGNOSES, 0))
+    counterfactual: CounterfactualCounts = CounterfactualCounts()
+    disagreements: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    checklist: tuple[Answer, ...] = ()
+    recommendation: Recommendation = Recommendation(None)
+    flaky: tuple[str, ...] = ()
+    history: tuple[SeriesPoint, ...] = ()
+    cases: tuple[CaseRecord, ...] = ()
+    shards: tuple[str, ...] | None = None
+
+    @property
+    def complete(self) -> bool:
+        """A run that stands for the whole suite; only such a run is stored as a baseline."""
+        return self.partial is None
+
+    @property
+    def failed_cases(self) -> list[CaseRecord]:
+        return [c for c in self.cases if c.outcome in ("failed", "error")]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON report, a fresh JSON-safe dict."""
+        data: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "suite": self.suite,
+            "run_id": self.run_id,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_s": self.duration_s,
+            "plugin_version": self.plugin_version,
+            "pipeline": self.pipeline,
+            "config_hash": self.config_hash,
+            "complete": self.complete,
+            "partial": self.partial,
+            "git": dict(self.git),
+            "ci": dict(self.ci),
+            "gate": self.gate.to_json(),
+            "categories": {k: c.to_json() for k, c in self.categories.items()},
+            "tags": {k: c.to_json() for k, c in self.tags.items()},
+            "power": list(self.power),
+            "diagnosis": dict(self.diagnosis),
+            "counterfactual": self.counterfactual.to_json(),
+            "disagreements": {k: dict(v) for k, v in self.disagreements.items()},
+            "checklist": [a.to_json() for a in self.checklist],
+            "recommendation": self.recommendation.to_json(),
+            "flaky": list(self.flaky),
+            "history": [p.to_json() for p in self.history],
+            "cases": [c.to_dict() for c in self.cases],
+        }
+        if self.shards is not None:
+            data["shards"] = list(self.shards)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunSummary:
+        """A summary from a JSON report (a file, a history row, a hand-made report), with
+        what it leaves out filled by the defaults."""
+        diagnosis = _map(data.get("diagnosis"))
+        shards = data.get("shards")
+        return cls(
+            suite=str(data.get("suite") or ""),
+            run_id=str(data.get("run_id") or ""),
+            started_at=str(data.get("started_at") or ""),
+            gate=Gate.from_json(data.get("gate")),
+            finished_at=_str(data.get("finished_at")),
+            duration_s=_float(data.get("duration_s")),
+            plugin_version=str(data.get("plugin_version") or ""),
+            pipeline=_str(data.get("pipeline")),
+            config_hash=_str(data.get("config_hash")),
+            partial=_partial(data),
+            git=dict(_map(data.get("git"))) or {"sha": None, "branch": None},
+            ci=dict(_map(data.get("ci"))) or {"provider": None, "run_url": None},
+            categories={
+                str(k): Category.from_json(v) for k, v in _map(data.get("categories")).items()
+            },
+            tags={str(k): Category.from_json(v) for k, v in _map(data.get("tags")).items()},
+            power=tuple(str(n) for n in _seq(data.get("power"))),
+            diagnosis={d: _int(diagnosis.get(d)) for d in DIAGNOSES},
+            counterfactual=CounterfactualCounts.from_json(data.get("counterfactual")),
+            disagreements=_disagreements(data.get("disagreements")),
+            checklist=tuple(Answer.from_json(a) for a in _seq(data.get("checklist"))),
+            recommendation=Recommendation.from_json(data.get("recommendation")),
+            flaky=tuple(str(c) for c in _seq(data.get("flaky"))),
+            history=tuple(SeriesPoint.from_json(p) for p in _seq(data.get("history"))),
+            cases=tuple(_case(c) for c in _seq(data.get("cases")) if isinstance(c, Mapping)),
+            shards=tuple(str(s) for s in shards) if isinstance(shards, list) else None,
+        )
+
+
+def _case(data: Mapping[str, Any]) -> CaseRecord:
+    """A case of a report, with the keys a hand-made or older report may leave out."""
+    case_id = str(data.get("id") or "")
+    filled = {
+        "nodeid": case_id,
+        "kind": "knowledge",
+        "outcome": "error",
+        "pass_ratio": None,
+        **{k: v for k, v in data.items() if v is not None or k not in ("nodeid", "kind")},
+        "id": case_id,
+    }
+    filled["repeats"] = [r for r in _seq(filled.get("repeats")) if isinstance(r, Mapping)]
+    return CaseRecord.from_dict(filled)
+
+
+def _partial(data: Mapping[str, Any]) -> str | None:
+    partial = _str(data.get("partial"))
+    if partial is None and data.get("complete") is False:
+        return "the run does not stand for the whole suite"
+    return partial
+
+
+def _disagreements(value: Any) -> dict[str, dict[str, int]]:
+    found: dict[str, dict[str, int]] = {}
+    for kind, inner in _map(value).items():
+        counts = {str(d): n for d, n in _map(inner).items() if _int(n) > 0}
+        if counts:
+            found[str(kind)] = counts
+    return found
