@@ -10,7 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_ragft.config import GateSettings, Settings, Thresholds
-from pytest_ragft.summary import build_report, merge_records
+from pytest_ragft.model import CaseRecord
+from pytest_ragft.records import merge_records
+from pytest_ragft.summarize import RunInputs, summarize
 
 
 def record(
@@ -21,27 +23,29 @@ def record(
     python: bool = False,
     repeat: int = 1,
     nodeid: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "id": case_id,
-        "nodeid": nodeid or case_id,
-        "kind": kind,
-        "outcome": outcome,
-        "pass_ratio": float(outcome == "passed"),
-        "tags": [],
-        "volatile": False,
-        "source": "evals/x.yaml",
-        "input": "q",
-        "facts": [],
-        "repeats": [{"repeat": repeat, "outcome": outcome, "messages": []}],
-        "messages": [] if outcome == "passed" else [f"{outcome} in r{repeat}"],
-        "static_diagnosis": None if outcome == "passed" else "behavior",
-        "counterfactual": None,
-        "diagnosis": None if outcome == "passed" else "behavior",
-        "python": python,
-        "skip_reason": None,
-        "min_pass_ratio": 0.6 if python else None,
-    }
+) -> CaseRecord:
+    return CaseRecord.from_dict(
+        {
+            "id": case_id,
+            "nodeid": nodeid or case_id,
+            "kind": kind,
+            "outcome": outcome,
+            "pass_ratio": float(outcome == "passed"),
+            "tags": [],
+            "volatile": False,
+            "source": "evals/x.yaml",
+            "input": "q",
+            "facts": [],
+            "repeats": [{"repeat": repeat, "outcome": outcome, "messages": []}],
+            "messages": [] if outcome == "passed" else [f"{outcome} in r{repeat}"],
+            "static_diagnosis": None if outcome == "passed" else "behavior",
+            "counterfactual": None,
+            "diagnosis": None if outcome == "passed" else "behavior",
+            "python": python,
+            "skip_reason": None,
+            "min_pass_ratio": 0.6 if python else None,
+        }
+    )
 
 
 PY_REPEATS = [
@@ -67,17 +71,17 @@ PY_REPEATS = [
 
 @given(st.permutations(PY_REPEATS))
 def test_repeats_of_a_python_case_merge_the_same_whatever_their_order(
-    arrival: list[dict[str, Any]],
+    arrival: list[CaseRecord],
 ) -> None:
     assert merge_records(arrival) == merge_records(PY_REPEATS)
 
 
 def test_repeats_of_a_python_case_become_one_case() -> None:
     (merged,) = merge_records(PY_REPEATS)
-    assert merged["nodeid"] == "t.py::test_a"
-    assert [r["repeat"] for r in merged["repeats"]] == list(range(1, 12))
-    assert merged["pass_ratio"] == pytest.approx(9 / 11)
-    assert merged["outcome"] == "passed"  # 9/11 >= 0.6
+    assert merged.nodeid == "t.py::test_a"
+    assert [r.repeat for r in merged.repeats] == list(range(1, 12))
+    assert merged.pass_ratio == pytest.approx(9 / 11)
+    assert merged.outcome == "passed"  # 9/11 >= 0.6
 
 
 def settings(tmp_path: Path, **gate: Any) -> Settings:
@@ -90,26 +94,25 @@ def settings(tmp_path: Path, **gate: Any) -> Settings:
     )
 
 
-def report(
-    tmp_path: Path, records: list[dict[str, Any]], non_eval: int = 0, **gate: Any
-) -> dict[str, Any]:
+def inputs(tmp_path: Path, records: list[CaseRecord], non_eval: int = 0, **gate: Any) -> RunInputs:
     from datetime import date
 
-    return build_report(
+    return RunInputs(
         records,
         settings=settings(tmp_path, **gate),
         run_id="r",
         started_at="2026-01-01T00:00:00",
-        finished_at=None,
-        meta={},
-        history=None,
-        audit=None,
-        changed_files=None,
         today=date(2026, 1, 1),
         non_eval_failed=non_eval,
         plugin_version="0",
         config_hash="h",
     )
+
+
+def report(
+    tmp_path: Path, records: list[CaseRecord], non_eval: int = 0, **gate: Any
+) -> dict[str, Any]:
+    return summarize(inputs(tmp_path, records, non_eval, **gate)).to_json()
 
 
 @pytest.mark.parametrize(
@@ -136,3 +139,23 @@ def test_category_counts_exclude_skipped_from_the_rate(tmp_path: Path) -> None:
     assert (cat["passed"], cat["error"], cat["skipped"], cat["total"]) == (1, 1, 1, 2)
     assert cat["rate"] == 0.5
     assert cat["ci"][0] < 0.5 < cat["ci"][1]
+
+
+def test_a_required_comment_that_failed_is_an_input_to_the_gate(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    given = inputs(tmp_path, [record("a", "passed"), record("b", "passed")])
+    assert summarize(given).gate.verdict == "pass"
+    failed = summarize(replace(given, comment_error="the PR comment could not be posted"))
+    assert (failed.gate.verdict, failed.gate.reason) == (
+        "fail",
+        "the PR comment could not be posted",
+    )
+
+
+def test_the_summary_round_trips_through_its_json(tmp_path: Path) -> None:
+    from pytest_ragft.runsummary import RunSummary
+
+    records = [record("a", "passed"), record("b", "failed"), record("c", "error")]
+    made = summarize(inputs(tmp_path, records))
+    assert RunSummary.from_json(made.to_json()) == made

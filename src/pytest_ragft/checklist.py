@@ -32,6 +32,15 @@ TITLES: Mapping[str, str] = {
 # The order of operations, cheapest first: it breaks ties between cells.
 CELLS: tuple[Cell, ...] = ("prompt", "rag", "fine-tune", "pretraining")
 _COUNT_ORDER: tuple[Cell, ...] = ("rag", "pretraining", "fine-tune", "prompt")
+# The cost table's entries (question 5), as [tool.ragft.checklist.cost] names them.
+COST_FIELDS = (
+    "queries_per_month",
+    "value_per_fixed_failure",
+    "expected_fix_rate",
+    "per_query_saving",
+    "finetune_upfront",
+    "finetune_monthly",
+)
 MAX_PROBLEMS = 5  # invalid training lines listed by file:line; the rest are only counted
 _EPSILON = 1e-9
 

@@ -443,29 +443,25 @@ def cmd_merge(args: argparse.Namespace) -> int:
             merged = merge_reports(reports, settings, context, run_id=run_id)
         except ValueError as exc:
             raise CliError(str(exc)) from None
-        write_json(merged, args.output)
-        if store is not None and not merged["complete"]:
-            print(
-                f"ragft merge: not stored in history: {merged['partial']}; "
-                "baselines compare whole runs",
-                file=sys.stderr,
-            )
-        elif store is not None:
-            from pytest_ragft.history import HistoryError
+        write_json(merged.to_json(), args.output)
+        if store is not None:
+            from pytest_ragft.finish import store_run
 
-            try:
-                store.write_run(merged, store_outputs=settings.store_outputs)
-                stored = f", stored in {store.location}"
-            except HistoryError as exc:
-                print(f"ragft merge: the run was not stored in history: {exc}", file=sys.stderr)
+            sunk = store_run(store, merged, settings)
+            store = None  # closed by store_run
+            for note in sunk.notes:
+                print(f"ragft merge: {note}", file=sys.stderr)
+            stored = (
+                f", stored in {sunk.written[0].removeprefix('history ')}" if sunk.written else ""
+            )
     finally:
         if store is not None:
             store.close()
     print(
-        f"merged {len(reports)} report(s), {len(merged['cases'])} case(s): "
-        f"gate {merged['gate']['verdict']} -> {args.output}{stored}"
+        f"merged {len(reports)} report(s), {len(merged.cases)} case(s): "
+        f"gate {merged.gate.verdict} -> {args.output}{stored}"
     )
-    return 1 if merged["gate"]["verdict"] == "fail" else 0
+    return 1 if merged.gate.verdict == "fail" else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:

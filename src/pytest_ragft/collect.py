@@ -7,21 +7,20 @@ per case, however many repeats, so the output reads one line per case with its p
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_ragft.model import DIAGNOSES, Case, CaseRecord
+from pytest_ragft.model import Case, CaseRecord, Outcome
+from pytest_ragft.records import Diagnosed, make_record
+from pytest_ragft.state import get_state
+from pytest_ragft.worker import crash_message, diagnose_override, get_runner, registry
 
 if TYPE_CHECKING:
     from pytest_ragft.config import CaseSource
-    from pytest_ragft.runner import Evaluation, Runner
-
-# Ids seen so far in this process, for duplicate detection across files.
-seen_ids_key = pytest.StashKey[dict[str, tuple[str, int]]]()
-checks_key = pytest.StashKey[dict[str, Any]]()
-runner_key: pytest.StashKey[Runner] = pytest.StashKey()
+    from pytest_ragft.runner import Evaluation
 
 
 class DuplicateCaseIds(Exception):
@@ -43,7 +42,6 @@ class CaseFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         from pytest_ragft.cases import load_case_file
-        from pytest_ragft.session import registry
 
         names = {*registry(self.config), "deepeval"}
         cases = load_case_file(
@@ -53,7 +51,9 @@ class CaseFile(pytest.File):
             kind=self.source.kind,
             check_names=names,
         )
-        seen = self.config.stash.setdefault(seen_ids_key, {})
+        state = get_state(self.config)
+        assert state is not None  # collected only when the plugin is active
+        seen = state.seen_ids
         duplicates = []
         for case in cases:
             where = seen.get(case.id)
@@ -85,6 +85,7 @@ class CaseItem(pytest.Item):
         super().__init__(**kwargs)
         self.case = case
         self.evaluation: Evaluation | None = None
+        self.case_record: CaseRecord | None = None
         self.add_marker(case.kind)
         self.add_marker("ragft")
         if case.skip:
@@ -93,12 +94,16 @@ class CaseItem(pytest.Item):
             self.add_marker(pytest.mark.xfail(reason=case.xfail, strict=False))
 
     def runtest(self) -> None:
-        runner = self.config.stash[runner_key]
-        self.evaluation = runner.submit(self.case).result()
-        apply_diagnose_hook(self.config, self.case, self.evaluation)
-        record = self.evaluation.record
-        if record.outcome != "passed":
-            raise CaseFailed(record)
+        evaluation = get_runner(self.config).submit(self.case).result()
+        self.evaluation = evaluation
+        override = None
+        if evaluation.outcome in ("failed", "error"):
+            override = diagnose_override(
+                self.config, self.case, evaluation.result, evaluation.failures
+            )
+        self.case_record = evaluation.record(override)
+        if self.case_record.outcome != "passed":
+            raise CaseFailed(self.case_record)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, CaseFailed):
@@ -111,66 +116,38 @@ class CaseItem(pytest.Item):
         case = self.case
         record: CaseRecord | None = None
         if report.when == "call":
-            if self.evaluation is not None:
-                record = self.evaluation.record
-            else:
-                record = _bare(case, "error", 0.0, messages=[crash_message(report)])
-                record.static_diagnosis = record.diagnosis = "error"
+            record = self.case_record
+            if record is None:
+                record = _bare(case, ("error", 0.0), messages=[crash_message(report)])
         elif report.when == "setup" and (report.skipped or report.failed):
-            outcome = "skipped" if report.skipped else "error"
-            record = _bare(case, outcome, None, skip_reason=case.skip or crash_message(report))
+            outcome: Outcome = "skipped" if report.skipped else "error"
+            record = _bare(case, (outcome, None), skip_reason=case.skip or crash_message(report))
         if record is not None and hasattr(report, "wasxfail"):
-            record.outcome, record.skip_reason = "skipped", f"xfail: {report.wasxfail}"
+            record = replace(record, outcome="skipped", skip_reason=f"xfail: {report.wasxfail}")
         return record
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, max(self.case.line - 1, 0), f"{self.case.kind} case {self.case.id}"
 
 
-def apply_diagnose_hook(config: pytest.Config, case: Case, evaluation: Evaluation) -> None:
-    """Let a ``pytest_ragft_diagnose`` implementation override the built-in diagnosis; a value
-    it may not return stops the run once (a usage error), not once per case."""
-    record = evaluation.record
-    if record.outcome not in ("failed", "error"):
-        return
-    override = config.hook.pytest_ragft_diagnose(
-        case=case, result=evaluation.result, failures=evaluation.failures
+def _bare(
+    case: Case,
+    decided: tuple[Outcome, float | None],
+    messages: list[str] | None = None,
+    skip_reason: str | None = None,
+) -> CaseRecord:
+    """The record of a case whose evaluation never ran or never reported."""
+    error = Diagnosed("error", None, "error") if decided[0] == "error" and messages else None
+    record = make_record(
+        case,
+        [],
+        min_pass_ratio=1.0,
+        decided=decided,
+        diagnosed=error,
+        messages=messages or [],
+        skip_reason=skip_reason,
     )
-    if override is None:
-        return
-    if override not in DIAGNOSES:
-        pytest.exit(
-            f"pytest_ragft_diagnose returned {override!r} for case {case.id!r}; "
-            f"expected one of {', '.join(DIAGNOSES)} or None",
-            returncode=pytest.ExitCode.USAGE_ERROR,
-        )
-    record.diagnosis = override
-
-
-def _bare(case: Case, outcome: str, pass_ratio: float | None, **extra: Any) -> CaseRecord:
-    return CaseRecord(
-        case.id,
-        f"{case.source}::{case.id}",
-        case.kind,
-        outcome,  # type: ignore[arg-type]
-        pass_ratio,
-        tags=list(case.tags),
-        volatile=case.volatile,
-        source=case.source,
-        input=case.input_text,
-        **extra,
-    )
-
-
-def crash_message(report: pytest.TestReport) -> str:
-    """The one-line reason pytest gives for a failed or skipped phase."""
-    crash = getattr(report.longrepr, "reprcrash", None)
-    if crash is not None:
-        return str(crash.message)
-    if isinstance(report.longrepr, tuple):  # a skip: (path, line, reason)
-        return str(report.longrepr[2])
-    lines = str(report.longrepr or "").strip().splitlines()
-    return lines[-1] if lines else ""
+    return replace(record, facts=[])
 
 
 def describe_failure(record: CaseRecord) -> str:

@@ -1,40 +1,30 @@
 """One run from the JSON reports of sharded CI jobs: cases are pooled and the summary,
-statistics and gate are computed again over all of them."""
+statistics and gate are computed again over all of them, as for a run of one job."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from pytest_ragft.config import Settings, config_hash
+from pytest_ragft.config import Settings
+from pytest_ragft.finish import assemble, now, partial_reason, suite_cases
+from pytest_ragft.model import CaseRecord
 
 if TYPE_CHECKING:
-    from pytest_ragft.summary import HistoryContext
+    from pytest_ragft.runsummary import RunSummary
+    from pytest_ragft.summarize import HistoryContext, RunInputs
 
 
-def merge_reports(
-    reports: Sequence[Mapping[str, Any]],
-    settings: Settings,
-    history: HistoryContext | None = None,
-    run_id: str | None = None,
-) -> dict[str, Any]:
-    """Pool the shards' cases (a case id may appear in one shard only) into one report, judged
-    against ``history`` like a run of one job."""
-    from pytest_ragft import __version__, suite, training
-    from pytest_ragft.checks import BUILTIN_CHECKS
-    from pytest_ragft.history.gitmeta import changed_files
-    from pytest_ragft.summary import build_report
-
-    if not reports:
-        raise ValueError("no reports to merge")
+def pooled_records(reports: Sequence[Mapping[str, Any]]) -> list[CaseRecord]:
+    """Every shard's cases; a file case may appear in one shard only."""
     suites = {r["suite"] for r in reports}
     if len(suites) > 1:
         raise ValueError(f"the reports are of different suites: {', '.join(sorted(suites))}")
     seen: dict[str, int] = {}
-    records: list[dict[str, Any]] = []
+    records: list[CaseRecord] = []
     for n, report in enumerate(reports):
         for case in report["cases"]:
             key = case.get("nodeid") or case["id"]
@@ -44,33 +34,50 @@ def merge_reports(
                     "shards must not overlap"
                 )
             seen[key] = n
-            records.append(dict(case))
+            records.append(CaseRecord.from_dict(case))
+    return records
+
+
+def merge_inputs(
+    reports: Sequence[Mapping[str, Any]],
+    settings: Settings,
+    history: HistoryContext | None = None,
+    run_id: str | None = None,
+) -> RunInputs:
+    """The merged run's inputs, judged against ``history`` like a run of one job."""
+    from pytest_ragft.checks import BUILTIN_CHECKS
+    from pytest_ragft.history.gitmeta import changed_files
+
+    if not reports:
+        raise ValueError("no reports to merge")
+    records = pooled_records(reports)
     first = min(reports, key=lambda r: r["started_at"])
     last = max(reports, key=lambda r: r.get("finished_at") or r["started_at"])
-    non_eval = sum(int(r["gate"].get("non_eval_failed") or 0) for r in reports)
-    cases = suite.file_cases(settings, {*BUILTIN_CHECKS, "deepeval"})
-    inputs = training.eval_inputs(cases, records)
-    audit = training.audit(settings.checklist.training_data, settings.rootdir, inputs)
-    missing = suite.missing_cases(cases, {r["nodeid"] for r in records})
-    partial = None
-    if missing:
-        partial = f"{len(cases) - len(missing)} of {len(cases)} file cases are in the shards"
-    merged = build_report(
+    cases = suite_cases(settings, {*BUILTIN_CHECKS, "deepeval"})
+    return assemble(
+        settings,
         records,
-        settings=settings,
+        cases,
         run_id=run_id or uuid.uuid4().hex,
         started_at=first["started_at"],
-        finished_at=last.get("finished_at") or datetime.now(UTC).isoformat(timespec="seconds"),
+        finished_at=last.get("finished_at") or now(),
         meta={"git": first.get("git", {}), "ci": first.get("ci", {})},
         history=history,
-        audit=audit,
         changed_files=changed_files(settings.rootdir, os.environ, settings.baseline_branch),
-        today=date.today(),
-        non_eval_failed=non_eval,
-        plugin_version=__version__,
-        config_hash=config_hash(settings),
-        partial=partial,
+        non_eval_failed=sum(int(r["gate"].get("non_eval_failed") or 0) for r in reports),
+        partial=partial_reason(cases, records, stopped=False, ran="are in the shards"),
+        shards=tuple(r["run_id"] for r in reports),
     )
-    merged["suite"] = first["suite"]
-    merged["shards"] = [r["run_id"] for r in reports]
-    return merged
+
+
+def merge_reports(
+    reports: Sequence[Mapping[str, Any]],
+    settings: Settings,
+    history: HistoryContext | None = None,
+    run_id: str | None = None,
+) -> RunSummary:
+    """One summary of the shards' reports."""
+    from pytest_ragft.summarize import summarize
+
+    summary = summarize(merge_inputs(reports, settings, history, run_id))
+    return replace(summary, suite=min(reports, key=lambda r: r["started_at"])["suite"])

@@ -13,20 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_ragft.state import RagftState, get_state, item_key, item_state, state_key
+
 if TYPE_CHECKING:
     from pytest_ragft.config import CaseSource, Settings
-    from pytest_ragft.model import Case
-    from pytest_ragft.pycases import Ragft
-    from pytest_ragft.runner import Runner
-    from pytest_ragft.session import RagftSession
-
-settings_key: pytest.StashKey[Settings] = pytest.StashKey()
-sources_key: pytest.StashKey[dict[Path, CaseSource]] = pytest.StashKey()
-session_key: pytest.StashKey[RagftSession] = pytest.StashKey()
-fixture_key: pytest.StashKey[Ragft] = pytest.StashKey()
-case_key: pytest.StashKey[Case] = pytest.StashKey()
-marker_error_key: pytest.StashKey[str] = pytest.StashKey()
-queue_key: pytest.StashKey[Any] = pytest.StashKey()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -134,20 +124,19 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     cli = {dest: config.getoption(dest, None) for dest in CLI_DESTS}
     settings = load_settings(config.rootpath, table, cli, os.environ, pyproject)
-    config.stash[settings_key] = settings
 
     from pytest_ragft.cases import expand_sources
 
     found = expand_sources(settings.cases, config.rootpath)
-    config.stash[sources_key] = {path.resolve(): source for path, source in found}
+    state = RagftState(settings, {path.resolve(): source for path, source in found})
+    config.stash[state_key] = state
     _warn_unmatched(config, settings, [source for _, source in found])
     _add_case_files_to_args(config, [path for path, _ in found])
     if not hasattr(config, "workerinput"):
         from pytest_ragft.session import RagftSession
 
-        session = RagftSession(config, settings)
-        config.stash[session_key] = session
-        config.pluginmanager.register(session, "ragft-session")
+        state.session = RagftSession(config, settings)
+        config.pluginmanager.register(state.session, "ragft-session")
 
 
 def _warn_unmatched(config: pytest.Config, settings: Settings, matched: list[CaseSource]) -> None:
@@ -190,23 +179,21 @@ def _add_case_files_to_args(config: pytest.Config, files: list[Path]) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    session = config.stash.get(session_key, None)
-    if session is not None:
-        config.pluginmanager.unregister(session)
-        del config.stash[session_key]
-    if settings_key in config.stash:
-        from pytest_ragft import collect
-
-        runner = config.stash.get(collect.runner_key, None)
-        if runner is not None:
-            runner.close()
+    state = get_state(config)
+    if state is None:
+        return
+    if state.session is not None:
+        config.pluginmanager.unregister(state.session)
+    if state.runner is not None:
+        state.runner.close()
+    del config.stash[state_key]
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    sources = parent.config.stash.get(sources_key, None)
-    if not sources:
+    state = get_state(parent.config)
+    if state is None or not state.sources:
         return None
-    source = sources.get(file_path.resolve())
+    source = state.sources.get(file_path.resolve())
     if source is None:
         return None
     from pytest_ragft import collect
@@ -218,7 +205,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 def pytest_itemcollected(item: pytest.Item) -> None:
     """A ``@pytest.mark.ragft(kind=...)`` test carries its kind's marker, so ``-m`` selects it."""
-    if settings_key not in item.config.stash:
+    if get_state(item.config) is None:
         return
     from pytest_ragft import collect
     from pytest_ragft.pycases import MarkerError, marker_case
@@ -228,18 +215,18 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     try:
         case = marker_case(item)
     except MarkerError as exc:
-        item.stash[marker_error_key] = str(exc)
+        item_state(item).marker_error = str(exc)
         return
     if case is not None:
         item.add_marker(case.kind)
-        item.stash[case_key] = case
+        item_state(item).case = case
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """A bad ``@pytest.mark.ragft`` is that test's own error, the same with or without xdist."""
-    error = item.stash.get(marker_error_key, None)
-    if error is not None:
-        pytest.fail(error, pytrace=False)
+    found = item.stash.get(item_key, None)
+    if found is not None and found.marker_error is not None:
+        pytest.fail(found.marker_error, pytrace=False)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -247,10 +234,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker("ragft")
     if marker is None or "ragft_repeat" not in metafunc.fixturenames:
         return
-    settings = metafunc.config.stash.get(settings_key, None)
+    state = get_state(metafunc.config)
     repeats = marker.kwargs.get("repeats")
     if repeats is None:
-        repeats = settings.repeats if settings else 1
+        repeats = state.settings.repeats if state else 1
     if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
         pytest.fail(
             f"{metafunc.definition.nodeid}: @pytest.mark.ragft(repeats=...) must be a whole "
@@ -266,36 +253,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
 
 
-def get_runner(config: pytest.Config) -> Runner:
-    """The process's runner, built on first use (resolving the pipeline then)."""
-    from pytest_ragft import collect
-
-    runner = config.stash.get(collect.runner_key, None)
-    if runner is None:
-        from pytest_ragft.session import build_runner
-
-        runner = build_runner(config, config.stash[settings_key])
-        config.stash[collect.runner_key] = runner
-    return runner
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Under xdist, a pipeline that cannot be resolved stops the run once, on the controller,
     instead of crashing every worker that reaches an eval case."""
     config = session.config
-    settings = config.stash.get(settings_key, None)
+    state = get_state(config)
     if (
-        settings is None
-        or not settings.pipeline
+        state is None
+        or not state.settings.pipeline
         or hasattr(config, "workerinput")
         or not config.pluginmanager.hasplugin("dsession")
         or config.hook.pytest_ragft_pipeline.get_hookimpls()
     ):
         return
-    from pytest_ragft.session import resolve_pipeline
+    from pytest_ragft.worker import resolve_pipeline
 
-    resolve_pipeline(config, settings)
+    resolve_pipeline(config, state.settings)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -306,14 +280,15 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
         session.testsfailed and not config.option.continue_on_collection_errors
     )
     if (
-        settings_key in config.stash
+        get_state(config) is not None
         and not skipped
         and not config.pluginmanager.hasplugin("dsession")
     ):
         from pytest_ragft import collect
+        from pytest_ragft.worker import get_runner
 
         items = [i for i in session.items if isinstance(i, collect.CaseItem)]
-        if items or any(case_key in i.stash for i in session.items):
+        if items or any(_is_python_case(i) for i in session.items):
             runner = get_runner(config)
             if not hasattr(config, "workerinput"):
                 for item in items:
@@ -326,13 +301,12 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     """Under xdist, issue the calls of the items queued for this worker ahead of them."""
     config = item.config
-    if not hasattr(config, "workerinput") or settings_key not in config.stash:
+    state = get_state(config)
+    if not hasattr(config, "workerinput") or state is None or state.runner is None:
         return
     from pytest_ragft import collect
 
-    runner = config.stash.get(collect.runner_key, None)
-    if runner is None:
-        return
+    runner = state.runner
     items = item.session.items
     for index in _worker_queue(config):
         if 0 <= index < len(items):
@@ -344,11 +318,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 def _worker_queue(config: pytest.Config) -> list[int]:
-    """The indices xdist has queued for this worker (its queue is found once and kept)."""
-    if queue_key not in config.stash:
-        found = (getattr(p, "torun", None) for p in config.pluginmanager.get_plugins())
-        config.stash[queue_key] = next((q for q in found if hasattr(q, "lock")), None)
-    queue = config.stash[queue_key]
+    """The indices xdist has queued for this worker."""
+    found = (getattr(p, "torun", None) for p in config.pluginmanager.get_plugins())
+    queue = next((q for q in found if hasattr(q, "lock")), None)
     if queue is None:
         return []
     try:
@@ -363,11 +335,41 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if settings_key in item.config.stash:
-        from pytest_ragft.session import attach_record
-
-        attach_record(item, report)
+    state = get_state(item.config)
+    if state is not None:
+        _attach_record(item, report, state)
     return report
+
+
+def _attach_record(item: pytest.Item, report: pytest.TestReport, state: RagftState) -> None:
+    """Put the item's case record on its report, where the controller (or xdist) finds it,
+    and its kind, diagnosis and pass ratio on the item for JUnit XML."""
+    from pytest_ragft import collect
+    from pytest_ragft.pycases import record_for
+    from pytest_ragft.worker import RECORD
+
+    if isinstance(item, collect.CaseItem):
+        record = item.record(report)
+    else:
+        case = item_state(item).case if _is_python_case(item) else None
+        if case is None:
+            return
+        record = record_for(item, case, report, state.settings.min_pass_ratio)
+    if record is None:
+        return
+    report.user_properties.append((RECORD, record.to_dict()))
+    item.user_properties.extend(
+        [
+            ("kind", record.kind),
+            ("diagnosis", record.diagnosis or ""),
+            ("pass_ratio", "" if record.pass_ratio is None else f"{record.pass_ratio:g}"),
+        ]
+    )
+
+
+def _is_python_case(item: pytest.Item) -> bool:
+    found = item.stash.get(item_key, None)
+    return found is not None and found.case is not None
 
 
 @pytest.fixture
@@ -380,10 +382,10 @@ def ragft_repeat(request: pytest.FixtureRequest) -> int:
 def ragft(request: pytest.FixtureRequest, ragft_repeat: int) -> Any:
     """Call the pipeline from a test: ``ragft.ask(input, **vars)`` returns a Result."""
     from pytest_ragft.pycases import Ragft
+    from pytest_ragft.worker import get_runner
 
     config = request.config
-    case = request.node.stash.get(case_key, None)
-    runner = get_runner(config) if settings_key in config.stash else None
-    fixture = Ragft(runner, case)
-    request.node.stash[fixture_key] = fixture
-    return fixture
+    state = item_state(request.node)
+    runner = get_runner(config) if get_state(config) is not None else None
+    state.fixture = Ragft(runner, state.case)
+    return state.fixture

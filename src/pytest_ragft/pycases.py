@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_ragft import diagnosis
+from pytest_ragft.checks import shorten
 from pytest_ragft.model import (
     KINDS,
     CallError,
     Case,
     CaseRecord,
     CheckOutcome,
+    Outcome,
     RepeatRecord,
     Result,
     input_text,
 )
+from pytest_ragft.records import Diagnosed, make_record
+from pytest_ragft.state import item_state
+from pytest_ragft.worker import crash_message, diagnose_override
 
 if TYPE_CHECKING:
-    from pytest_ragft.runner import Evaluation, Runner
+    from pytest_ragft.runner import Runner
 
 MARKER_KEYS = {"kind", "facts", "tags", "volatile", "repeats", "min_pass_ratio", "gold_contexts"}
 
@@ -120,62 +127,62 @@ def case_id(item: pytest.Item) -> str:
     return nodeid
 
 
-def evaluation_for(
+def record_for(
     item: pytest.Item, case: Case, report: pytest.TestReport, min_pass_ratio: float
-) -> Evaluation | None:
+) -> CaseRecord | None:
     """A Python case's record (one repeat per item) for the phase that decides it: ``call``,
-    or a setup that failed or skipped."""
-    from pytest_ragft import diagnosis
-    from pytest_ragft.checks import shorten
-    from pytest_ragft.collect import crash_message
-    from pytest_ragft.plugin import fixture_key
-    from pytest_ragft.runner import Evaluation
-
+    or a setup that failed or skipped. The diagnose hook has its say on a failure."""
     if not (report.when == "call" or (report.when == "setup" and not report.passed)):
         return None
-    fixture = item.stash.get(fixture_key, None)
-    callspec = getattr(item, "callspec", None)
-    repeat = int(callspec.params.get("ragft_repeat", 1)) if callspec is not None else 1
+    fixture = item_state(item).fixture
     result = fixture.result if fixture else None
     error = fixture.error if fixture else None
-    if report.skipped:
-        outcome = "skipped"
-    elif report.passed:
-        outcome = "passed"
-    elif error is not None or report.when != "call":
-        outcome = "error"
-    else:
-        outcome = "failed"
+    outcome = _outcome(report, error)
     message = shorten(crash_message(report), 300) if outcome in ("failed", "error") else ""
-    repeat_record = RepeatRecord(
-        repeat=repeat,
-        outcome=outcome,  # type: ignore[arg-type]
+    repeat = RepeatRecord(
+        repeat=_repeat_number(item),
+        outcome=outcome,
         messages=[message] if message else [],
         answer=result.answer[:2000] if result else None,
         contexts=list(result.contexts) if result else [],
         latency_s=round(report.duration, 6),
         error=error.message if error else None,
     )
-    record = CaseRecord(
-        id=case.id,
-        nodeid=report.nodeid,
-        kind=case.kind,
-        outcome=outcome,  # type: ignore[arg-type]
-        pass_ratio=None if outcome == "skipped" else float(outcome == "passed"),
-        tags=list(case.tags),
-        volatile=case.volatile,
-        source=case.source,
-        input=fixture.last_input if fixture else "",
-        facts=list(case.effective_facts),
-        repeats=[repeat_record],
-        messages=[message] if message else [],
-        python=True,
-        min_pass_ratio=case.min_pass_ratio if case.min_pass_ratio is not None else min_pass_ratio,
-    )
     failures = [CheckOutcome("assert", False, message)] if outcome == "failed" else []
+    diagnosed = Diagnosed()
     if outcome == "error":
-        record.static_diagnosis = record.diagnosis = "error"
+        diagnosed = Diagnosed("error", None, "error")
     elif outcome == "failed":
         static = diagnosis.static_diagnosis(case, result, failures, False)
-        record.static_diagnosis = record.diagnosis = static
-    return Evaluation(record, result, failures)
+        diagnosed = Diagnosed(static, None, static)
+    if outcome in ("failed", "error"):
+        override = diagnose_override(item.config, case, result, failures)
+        if override is not None:
+            diagnosed = replace(diagnosed, final=override)
+    ratio = case.min_pass_ratio if case.min_pass_ratio is not None else min_pass_ratio
+    return make_record(
+        case,
+        [repeat],
+        min_pass_ratio=ratio,
+        diagnosed=diagnosed,
+        messages=[message] if message else [],
+        nodeid=report.nodeid,
+        input=fixture.last_input if fixture else "",
+        python=True,
+        decided=(outcome, None if outcome == "skipped" else float(outcome == "passed")),
+    )
+
+
+def _outcome(report: pytest.TestReport, error: CallError | None) -> Outcome:
+    if report.skipped:
+        return "skipped"
+    if report.passed:
+        return "passed"
+    if error is not None or report.when != "call":
+        return "error"
+    return "failed"
+
+
+def _repeat_number(item: pytest.Item) -> int:
+    callspec = getattr(item, "callspec", None)
+    return int(callspec.params.get("ragft_repeat", 1)) if callspec is not None else 1

@@ -10,24 +10,48 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pytest_ragft import checks as checks_mod
 from pytest_ragft import diagnosis
 from pytest_ragft.model import CallError, Case, CaseRecord, CheckOutcome, RepeatRecord, Result
 from pytest_ragft.pipeline import Caller, accepts_contexts
+from pytest_ragft.records import Diagnosed, make_record, pass_rule
 
 EXCERPT = 2000  # characters of an answer kept in a record
 
 
 @dataclass
 class Evaluation:
-    """A case's record plus the live objects the diagnose hook and messages need."""
+    """What evaluating a case found: its repeats and diagnosis, plus the live objects the
+    diagnose hook reads. ``record`` makes the case record, once the hook had its say."""
 
-    record: CaseRecord
+    case: Case
+    repeats: list[RepeatRecord]
+    min_pass_ratio: float
+    diagnosed: Diagnosed = field(default_factory=Diagnosed)
+    messages: list[str] = field(default_factory=list)
     result: Result | None = None
     failures: list[CheckOutcome] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        return pass_rule(self.repeats, self.min_pass_ratio)[0]
+
+    def record(self, override: str | None = None) -> CaseRecord:
+        """The case's record, with ``override`` (from ``pytest_ragft_diagnose``) as its final
+        diagnosis when given."""
+        diagnosed = self.diagnosed
+        if override is not None:
+            diagnosed = replace(diagnosed, final=override)
+        return make_record(
+            self.case,
+            self.repeats,
+            min_pass_ratio=self.min_pass_ratio,
+            diagnosed=diagnosed,
+            messages=self.messages,
+        )
 
 
 class Runner:
@@ -85,83 +109,64 @@ class Runner:
         # The first repeat that failed its checks: what the diagnosis reads.
         first_failed: tuple[Result, list[CheckOutcome]] | None = None
         for n, call in enumerate(calls, start=1):
-            if isinstance(call, CallError):
-                records.append(
-                    RepeatRecord(
-                        repeat=n,
-                        outcome="error",
-                        messages=[f"error: {call.message}"],
-                        latency_s=round(call.latency_s, 6),
-                        error=call.message,
-                    )
-                )
-                continue
-            outcomes = await asyncio.get_running_loop().run_in_executor(
-                None, self.check, case, call
-            )
-            failed = [o for o in outcomes if not o.passed]
-            records.append(
-                RepeatRecord(
-                    repeat=n,
-                    outcome="failed" if failed else "passed",
-                    messages=[o.message for o in failed],
-                    answer=call.answer[:EXCERPT],
-                    contexts=[c[:EXCERPT] for c in call.contexts],
-                    latency_s=round(call.latency_s, 6),
-                    scores={o.check: o.score for o in outcomes if o.score is not None},
-                )
-            )
-            if failed and first_failed is None:
+            record, failed = await self._repeat(case, n, call)
+            records.append(record)
+            if failed and first_failed is None and isinstance(call, Result):
                 first_failed = (call, failed)
-        passed = sum(r.outcome == "passed" for r in records)
-        pass_ratio = passed / repeats
-        if pass_ratio >= ratio:
-            outcome = "passed"
-        elif any(r.outcome == "failed" for r in records):
-            outcome = "failed"
-        else:
-            outcome = "error"
-        record = CaseRecord(
-            id=case.id,
-            nodeid=f"{case.source}::{case.id}",
-            kind=case.kind,
-            outcome=outcome,  # type: ignore[arg-type]
-            pass_ratio=round(pass_ratio, 6),
-            tags=list(case.tags),
-            volatile=case.volatile,
-            source=case.source,
-            input=case.input_text,
-            facts=list(case.effective_facts),
-            repeats=records,
-        )
-        evaluation = Evaluation(record)
-        if outcome == "passed":
+        evaluation = Evaluation(case, records, ratio)
+        if evaluation.outcome == "passed":
             return evaluation
         if first_failed is None:  # an error outcome: every non-passing repeat errored
             bad = next(r for r in records if r.outcome != "passed")
-            record.messages = list(bad.messages)
-            record.static_diagnosis = record.diagnosis = "error"
+            evaluation.messages = list(bad.messages)
+            evaluation.diagnosed = Diagnosed("error", None, "error")
             return evaluation
-        result, failures = first_failed
-        record.messages = [f.message for f in failures]
+        return await self._diagnose(evaluation, *first_failed)
+
+    async def _repeat(
+        self, case: Case, n: int, call: Result | CallError
+    ) -> tuple[RepeatRecord, list[CheckOutcome]]:
+        """One repeat's record and its failed checks."""
+        if isinstance(call, CallError):
+            return RepeatRecord(
+                repeat=n,
+                outcome="error",
+                messages=[f"error: {call.message}"],
+                latency_s=round(call.latency_s, 6),
+                error=call.message,
+            ), []
+        outcomes = await asyncio.get_running_loop().run_in_executor(None, self.check, case, call)
+        failed = [o for o in outcomes if not o.passed]
+        return RepeatRecord(
+            repeat=n,
+            outcome="failed" if failed else "passed",
+            messages=[o.message for o in failed],
+            answer=call.answer[:EXCERPT],
+            contexts=[c[:EXCERPT] for c in call.contexts],
+            latency_s=round(call.latency_s, 6),
+            scores={o.check: o.score for o in outcomes if o.score is not None},
+        ), failed
+
+    async def _diagnose(
+        self, evaluation: Evaluation, result: Result, failures: list[CheckOutcome]
+    ) -> Evaluation:
+        """The static diagnosis of the first failed repeat, made firmer by a counterfactual
+        re-run with the gold passages where the pipeline takes ``contexts``."""
+        case = evaluation.case
+        evaluation.messages = [f.message for f in failures]
         static = diagnosis.static_diagnosis(case, result, failures, False)
-        record.static_diagnosis = record.diagnosis = static
+        evaluation.diagnosed = Diagnosed(static, None, static)
         evaluation.result, evaluation.failures = result, failures
-        if self.counterfactual and diagnosis.needs_counterfactual(static):
-            gold = diagnosis.counterfactual_contexts(case)
-            if gold:
-                call = await self.caller.call(
-                    _pipeline_input(case), {**case.vars, "contexts": list(gold)}
-                )
-                if isinstance(call, CallError):
-                    record.messages.append(f"counterfactual run: {call.message}")
-                else:
-                    outcomes = await asyncio.get_running_loop().run_in_executor(
-                        None, self.check, case, call
-                    )
-                    cf = "failed" if any(not o.passed for o in outcomes) else "passed"
-                    record.counterfactual = cf
-                    record.diagnosis = diagnosis.final_diagnosis(static, cf)
+        gold = diagnosis.counterfactual_contexts(case)
+        if not (self.counterfactual and diagnosis.needs_counterfactual(static) and gold):
+            return evaluation
+        call = await self.caller.call(_pipeline_input(case), {**case.vars, "contexts": list(gold)})
+        if isinstance(call, CallError):
+            evaluation.messages.append(f"counterfactual run: {call.message}")
+            return evaluation
+        outcomes = await asyncio.get_running_loop().run_in_executor(None, self.check, case, call)
+        cf = "failed" if any(not o.passed for o in outcomes) else "passed"
+        evaluation.diagnosed = Diagnosed(static, cf, diagnosis.final_diagnosis(static, cf))
         return evaluation
 
 

@@ -7,14 +7,14 @@ case's input (to find examples that would leak the eval into training).
 from __future__ import annotations
 
 import glob
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pytest_ragft.checklist import TrainingAudit, audit_examples
 
 if TYPE_CHECKING:
-    from pytest_ragft.model import Case
+    from pytest_ragft.model import Case, CaseRecord
 
 
 def audit(patterns: Sequence[str], rootdir: Path, eval_inputs: Iterable[str]) -> TrainingAudit:
@@ -41,9 +41,9 @@ def _match_files(patterns: Iterable[str], rootdir: Path) -> list[tuple[Path, str
     return sorted(found.items(), key=lambda item: item[1])
 
 
-def eval_inputs(cases: Iterable[Case], records: Iterable[Mapping[str, Any]]) -> list[str]:
+def eval_inputs(cases: Iterable[Case], records: Iterable[CaseRecord]) -> list[str]:
     """The input of every case of the suite (``suite.file_cases``) and of every Python case
     that ran, so the contamination count does not change with ``-k`` or a path argument."""
-    inputs = [str(r["input"]) for r in records if r.get("input")]
+    inputs = [r.input for r in records if r.input]
     inputs.extend(case.input_text for case in cases if case.input_text)
     return inputs

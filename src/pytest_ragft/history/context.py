@@ -14,7 +14,7 @@ from pytest_ragft.history.errors import HistoryError
 if TYPE_CHECKING:
     from pytest_ragft.config import Settings
     from pytest_ragft.history.store import HistoryStore
-    from pytest_ragft.summary import HistoryContext
+    from pytest_ragft.summarize import HistoryContext
 
 
 @dataclass
@@ -30,7 +30,7 @@ def open_history(settings: Settings, run_id: str) -> Opened:
     """Open the configured store and read the baseline for a run; an unusable store is
     reported in ``error``, never raised, so the run's reports still land."""
     from pytest_ragft.history.store import open_store
-    from pytest_ragft.summary import HistoryContext
+    from pytest_ragft.summarize import HistoryContext
 
     try:
         store = open_store(settings.history, settings.rootdir)

@@ -1,0 +1,395 @@
+"""One run's summary: case records in; categories, statistics, diagnosis counts, the five
+answers, the recommendation and the gate verdict out, as one ``RunSummary``.
+
+Pure: everything it needs (history, the training-data audit, changed files, today, a comment
+that could not be posted) is in ``RunInputs``, so every rule is tested without pytest, files or
+a database. Each part is a small function that returns its value.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from pytest_ragft import checklist, diagnosis, stats
+from pytest_ragft.diagnosis import BEHAVIOR_BOUND
+from pytest_ragft.model import DIAGNOSES, KINDS, CaseRecord
+from pytest_ragft.records import merge_records, outcome_counts
+from pytest_ragft.runsummary import (
+    Answer,
+    Category,
+    CounterfactualCounts,
+    Gate,
+    GateEvent,
+    Recommendation,
+    RegressionTest,
+    RunSummary,
+    SeriesPoint,
+)
+
+if TYPE_CHECKING:
+    from pytest_ragft.config import Settings
+
+
+@dataclass
+class HistoryContext:
+    """What the history store knows that this run's summary needs."""
+
+    prior_runs: int = 0  # earlier runs of the suite on the baseline branch
+    baseline_rates: Mapping[str, float | None] = field(default_factory=dict)
+    baseline_pooled: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    latest_outcomes: Mapping[str, tuple[str, bool]] = field(default_factory=dict)
+    baseline_count: int = 0
+    series: Sequence[Mapping[str, Any]] = ()  # earlier runs, oldest first
+    flaky: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """Everything a run's summary is made from, gathered once by the session or ``ragft merge``."""
+
+    records: Sequence[CaseRecord]
+    settings: Settings
+    run_id: str
+    started_at: str
+    plugin_version: str
+    config_hash: str
+    today: date
+    finished_at: str | None = None
+    duration_s: float | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    history: HistoryContext | None = None
+    audit: checklist.TrainingAudit | None = None
+    changed_files: Sequence[str] | None = None
+    non_eval_failed: int = 0
+    history_error: str | None = None
+    partial: str | None = None  # why the run does not stand for the whole suite
+    comment_error: str | None = None  # a required PR comment that could not be posted
+    shards: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class _Tested:
+    """A category after its history: the category and the events it raised."""
+
+    category: Category
+    events: tuple[GateEvent, ...] = ()
+
+
+def summarize(inputs: RunInputs) -> RunSummary:
+    """The run's summary, its verdict final."""
+    settings = inputs.settings
+    cases = merge_records(inputs.records)
+    tested: dict[str, _Tested] = {
+        kind: _with_history(kind, mine, inputs)
+        for kind in KINDS
+        if (mine := [c for c in cases if c.kind == kind])
+    }
+    categories = {kind: t.category for kind, t in tested.items()}
+    failed = [c for c in cases if c.outcome in ("failed", "error")]
+    counts = diagnosis_counts(failed)
+    answers = answer_questions(categories, counts, inputs)
+    events = [e for t in tested.values() for e in t.events]
+    events += threshold_events(categories)
+    events += finetune_events(answers, inputs.changed_files, settings)
+    return RunSummary(
+        suite=settings.suite,
+        run_id=inputs.run_id,
+        started_at=inputs.started_at,
+        gate=decide_gate(events, cases, inputs),
+        finished_at=inputs.finished_at,
+        duration_s=inputs.duration_s,
+        plugin_version=inputs.plugin_version,
+        pipeline=settings.pipeline or None,
+        config_hash=inputs.config_hash,
+        partial=inputs.partial,
+        git=dict(inputs.meta.get("git", {"sha": None, "branch": None})),
+        ci=dict(inputs.meta.get("ci", {"provider": None, "run_url": None})),
+        categories=categories,
+        tags=tag_categories(cases),
+        power=tuple(c.power_note for c in categories.values() if c.power_note),
+        diagnosis=counts,
+        counterfactual=counterfactual_counts(failed),
+        disagreements=disagreements(failed),
+        checklist=tuple(answers),
+        recommendation=recommend(failed, answers),
+        flaky=tuple(inputs.history.flaky) if inputs.history else (),
+        history=series(inputs, categories),
+        cases=tuple(cases),
+        shards=inputs.shards,
+    )
+
+
+def category(records: Sequence[CaseRecord], threshold: float | None) -> Category:
+    """Counts, rate and Wilson interval of a group of cases, and its place against a threshold."""
+    counts = outcome_counts(records)
+    total = counts["total"]
+    rate = counts["passed"] / total if total else None
+    low, high = stats.wilson_interval(counts["passed"], total) if total else (0.0, 0.0)
+    return Category(
+        passed=counts["passed"],
+        failed=counts["failed"],
+        error=counts["error"],
+        skipped=counts["skipped"],
+        total=total,
+        rate=None if rate is None else round(rate, 6),
+        ci=(round(low, 4), round(high, 4)) if total else None,
+        threshold=threshold,
+        below_threshold=bool(rate is not None and threshold is not None and rate < threshold),
+    )
+
+
+def tag_categories(cases: Sequence[CaseRecord]) -> dict[str, Category]:
+    return {
+        tag: category([c for c in cases if tag in c.tags], None)
+        for tag in sorted({t for c in cases for t in c.tags})
+    }
+
+
+def _with_history(kind: str, records: Sequence[CaseRecord], inputs: RunInputs) -> _Tested:
+    """A category with its trend, baseline, change, regression test and power note."""
+    settings, history = inputs.settings, inputs.history
+    cat = category(records, getattr(settings.thresholds, kind))
+    if history is None:
+        return _Tested(cat)
+    trend = [run.get("rates", {}).get(kind) for run in list(history.series)[-9:]]
+    cat = _replace(cat, trend=(*trend, cat.rate))
+    base = history.baseline_rates.get(kind)
+    if base is None or cat.rate is None or history.baseline_count == 0:
+        return _Tested(cat)
+    test = regression_test(kind, cat, records, history, settings)
+    thresholds = settings.thresholds
+    note = None
+    if not test.detectable:
+        note = (
+            f"{kind}: {cat.total} cases are too few to detect a "
+            f"{thresholds.max_drop * 100:g}-point drop from {base * 100:.1f}% "
+            f"at alpha {thresholds.alpha:g} ({test.cases_needed} cases needed)"
+        )
+    cat = _replace(
+        cat,
+        baseline=round(base, 6),
+        change=round(cat.rate - base, 6),
+        regression_test=test,
+        regression=test if test.fires else None,
+        power_note=note,
+    )
+    events = (GateEvent("regression", "", test.detail, kind),) if test.fires else ()
+    return _Tested(cat, events)
+
+
+def _replace(cat: Category, **changes: Any) -> Category:
+    from dataclasses import replace
+
+    return replace(cat, **changes)
+
+
+def regression_test(
+    kind: str,
+    cat: Category,
+    records: Sequence[CaseRecord],
+    history: HistoryContext,
+    settings: Settings,
+) -> RegressionTest:
+    """The paired test on the cases shared with the latest baseline run, else the pooled one."""
+    pairs = [
+        (before, c.outcome == "passed")
+        for c in records
+        if c.outcome != "skipped"
+        for k, before in [history.latest_outcomes.get(c.id, ("", None))]
+        if k == kind and before is not None
+    ]
+    pooled = history.baseline_pooled.get(kind, (0, 0))
+    assert cat.rate is not None
+    test = stats.regression(
+        kind,
+        baseline_rate=float(history.baseline_rates[kind] or 0.0),
+        passed=cat.passed,
+        total=cat.total,
+        pairs=pairs,
+        baseline_passed=pooled[0],
+        baseline_total=pooled[1],
+        max_drop=settings.thresholds.max_drop,
+        alpha=settings.thresholds.alpha,
+    )
+    return RegressionTest(
+        method=test.method,
+        p_value=round(test.p_value, 6),
+        drop=round(test.drop, 6),
+        significant=test.significant,
+        fires=test.fires,
+        detectable=test.detectable,
+        cases_needed=test.cases_needed,
+        detail=test.detail,
+    )
+
+
+def threshold_events(categories: Mapping[str, Category]) -> list[GateEvent]:
+    return [
+        GateEvent(
+            "below_threshold",
+            "",
+            f"{kind} {(cat.rate or 0.0) * 100:.1f}% < {(cat.threshold or 0.0) * 100:g}%",
+            kind,
+        )
+        for kind, cat in categories.items()
+        if cat.below_threshold
+    ]
+
+
+def finetune_events(
+    answers: Sequence[Answer], changed_files: Sequence[str] | None, settings: Settings
+) -> list[GateEvent]:
+    """``finetune_ready`` when all five answers are yes; ``finetune_blocked`` when this change
+    touches the fine-tuning paths while one is not."""
+    if all(a.answer == "yes" for a in answers):
+        return [GateEvent("finetune_ready", "", "all five fine-tuning questions are answered yes")]
+    touched = sorted(
+        f
+        for f in changed_files or ()
+        if any(fnmatch.fnmatchcase(f, p) for p in settings.gate.finetune_paths)
+    )
+    if not touched:
+        return []
+    open_q = [str(a.question) for a in answers if a.answer != "yes"]
+    detail = (
+        f"this change touches {', '.join(touched[:5])}"
+        f"{' and more' if len(touched) > 5 else ''} while question(s) "
+        f"{', '.join(open_q)} are not answered yes"
+    )
+    return [GateEvent("finetune_blocked", "", detail)]
+
+
+def diagnosis_counts(failed: Sequence[CaseRecord]) -> dict[str, int]:
+    counts: dict[str, int] = dict.fromkeys(DIAGNOSES, 0)
+    for case in failed:
+        if case.diagnosis in counts:
+            counts[case.diagnosis] += 1
+    return counts
+
+
+def counterfactual_counts(failed: Sequence[CaseRecord]) -> CounterfactualCounts:
+    rerun = [c for c in failed if c.counterfactual is not None]
+    confirmed = sum(c.diagnosis == c.static_diagnosis for c in rerun)
+    return CounterfactualCounts(len(rerun), confirmed, len(rerun) - confirmed)
+
+
+def disagreements(failed: Sequence[CaseRecord]) -> dict[str, dict[str, int]]:
+    """``{"knowledge": {"behavior": 4}}``: declared kinds that failed for the other reason."""
+    found = diagnosis.disagreements((c.kind, c.diagnosis) for c in failed)
+    return {
+        kind: {other: n}
+        for kind, other, n in (
+            ("knowledge", "behavior", found.knowledge_for_behavior),
+            ("behavior", "knowledge", found.behavior_for_knowledge),
+        )
+        if n
+    }
+
+
+def recommend(failed: Sequence[CaseRecord], answers: Sequence[Answer]) -> Recommendation:
+    placed = ((c.diagnosis, c.volatile) for c in failed if c.diagnosis)
+    return Recommendation.from_json(checklist.recommend(placed, [a.to_json() for a in answers]))
+
+
+def answer_questions(
+    categories: Mapping[str, Category], counts: Mapping[str, int], inputs: RunInputs
+) -> list[Answer]:
+    """The five answers, each from the checklist's pure rules."""
+    settings, history = inputs.settings, inputs.history
+    cl = settings.checklist
+    behavior, knowledge = categories.get("behavior"), categories.get("knowledge")
+    bound = sum(counts[d] for d in BEHAVIOR_BOUND)
+    total_cases = sum(c.total for c in categories.values())
+    audit = inputs.audit or checklist.audit_examples((), (), (), ())
+    cost = None
+    if cl.cost is not None:
+        cost = {name: float(getattr(cl.cost, name)) for name in checklist.COST_FIELDS}
+    answers = [
+        checklist.answer_baseline(
+            history.prior_runs if history else 0,
+            cl.baseline_min_runs,
+            behavior.rate if behavior else None,
+            settings.thresholds.behavior,
+        ),
+        checklist.answer_behavior_gap(
+            bound,
+            bound + counts["knowledge"],
+            cl.behavior_share,
+            knowledge.rate if knowledge else None,
+            settings.thresholds.knowledge,
+        ),
+        checklist.answer_training_data(audit, cl.min_training_examples),
+        checklist.answer_owner(cl.owner, cl.owned_until, cl.horizon_months, inputs.today),
+        checklist.answer_cost(cost, bound, total_cases, cl.horizon_months),
+    ]
+    return [Answer.from_json(a) for a in answers]
+
+
+def series(inputs: RunInputs, categories: Mapping[str, Category]) -> tuple[SeriesPoint, ...]:
+    """Earlier runs from history, oldest first, then this run."""
+    earlier = [
+        SeriesPoint.from_json(run) for run in (inputs.history.series if inputs.history else ())
+    ]
+    this = SeriesPoint(
+        run_id=inputs.run_id,
+        started_at=inputs.started_at,
+        branch=inputs.meta.get("git", {}).get("branch"),
+        rates={k: c.rate for k, c in categories.items()},
+    )
+    return (*earlier, this)
+
+
+def decide_gate(
+    events: Sequence[GateEvent], cases: Sequence[CaseRecord], inputs: RunInputs
+) -> Gate:
+    """Attach each event's configured action, drop ``off`` ones, and decide the verdict."""
+    settings = inputs.settings
+    kept = [
+        GateEvent(e.event, action, e.detail, e.category)
+        for e in events
+        if (action := getattr(settings.gate, e.event)) != "off"
+    ]
+    reasons = [f"{e.event}: {e.detail}" for e in kept if e.action == "fail"]
+    reasons += _problems(cases, inputs)
+    eval_bad = sum(c.outcome in ("failed", "error") for c in cases)
+    if reasons:
+        verdict, reason = "fail", "; ".join(reasons)
+    elif eval_bad:
+        verdict = "pass"
+        reason = (
+            f'{eval_bad} eval case(s) failed, but no gate event set to "fail" fired '
+            '(case_failures = "gate")'
+        )
+    else:
+        verdict, reason = "pass", "every gate condition holds"
+    return Gate(
+        verdict=verdict,
+        reason=reason,
+        events=tuple(kept),
+        case_failures=settings.gate.case_failures,
+        non_eval_failed=inputs.non_eval_failed,
+    )
+
+
+def _problems(cases: Sequence[CaseRecord], inputs: RunInputs) -> list[str]:
+    """What fails the run besides the gate's events."""
+    settings = inputs.settings
+    found = []
+    eval_bad = sum(c.outcome in ("failed", "error") for c in cases)
+    if settings.gate.case_failures == "strict" and eval_bad:
+        found.append(f'{eval_bad} eval case(s) failed and case_failures = "strict"')
+    if inputs.non_eval_failed:
+        found.append(f"{inputs.non_eval_failed} non-eval test(s) failed")
+    if inputs.history_error is not None and settings.gate.regression == "fail":
+        # A gate that silently dropped its regression check would pass what it should stop.
+        found.append(
+            "the regression gate could not be evaluated because the history store is "
+            f"unusable: {inputs.history_error}"
+        )
+    if inputs.comment_error is not None:
+        found.append(inputs.comment_error)
+    return found
