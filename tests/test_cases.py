@@ -15,13 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_ragft import deepeval_checks
+from pytest_ragft.casefiles import load_case_file
 from pytest_ragft.cases import (
     BUILTIN_CHECK_NAMES,
     CaseFileError,
     Problem,
     expand_sources,
     find_duplicates,
-    load_case_file,
     schema_text,
 )
 from pytest_ragft.model import Case

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_ragft import deepeval_checks
-from pytest_ragft.cases import CaseFileError, load_case_file
+from pytest_ragft.casefiles import load_case_file
+from pytest_ragft.cases import CaseFileError
 from pytest_ragft.importers import slug, unique
 from pytest_ragft.importers.promptfoo import SUPPORTED
 from pytest_ragft.model import Case, valid_case_id

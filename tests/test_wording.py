@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_ragft import deepeval_checks
-from pytest_ragft.cases import CaseFileError, load_case_file
+from pytest_ragft.casefiles import load_case_file
+from pytest_ragft.cases import CaseFileError
 from pytest_ragft.config import load_settings
 from pytest_ragft.wording import describe, percent, suggest
 

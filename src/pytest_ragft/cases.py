@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import glob
-import importlib
 import json
 import os
 import re
@@ -21,23 +20,11 @@ from typing import Any, Protocol, TypeVar
 import jsonschema
 import yaml
 
+from pytest_ragft.checks import BUILTIN_CHECKS, check_names
 from pytest_ragft.model import KINDS, Case, Kind
 from pytest_ragft.wording import describe, suggest
 
-BUILTIN_CHECK_NAMES: frozenset[str] = frozenset(
-    {
-        "equals",
-        "contains",
-        "contains_any",
-        "not_contains",
-        "regex",
-        "json_schema",
-        "max_chars",
-        "max_words",
-        "cites_sources",
-        "deepeval",
-    }
-)
+BUILTIN_CHECK_NAMES: frozenset[str] = frozenset(check_names(BUILTIN_CHECKS))
 
 NATIVE_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl")
 IMPORT_FORMATS: Mapping[str, str] = {
@@ -135,29 +122,25 @@ def find_duplicates(cases: Iterable[Case]) -> list[str]:
     ]
 
 
-def load_case_file(
-    path: Path,
-    rootdir: Path,
-    *,
-    fmt: str | None = None,
-    kind: str | None = None,
-    check_names: Collection[str] = BUILTIN_CHECK_NAMES,
-) -> list[Case]:
-    """The cases of one file; ``fmt`` names another tool's format, ``kind`` is the default kind."""
-    display = display_path(path, rootdir)
+def check_kind(kind: str | None, display: str) -> None:
+    """A default kind from a ``cases`` entry must be one of the kinds."""
     if kind is not None and kind not in KINDS:
         raise CaseFileError(
             display, [Problem(None, "kind", f"{kind!r} is not one of {_one_of(KINDS)}")]
         )
-    if fmt is not None:
-        module_name = IMPORT_FORMATS.get(fmt)
-        if module_name is None:
-            message = f"unknown case file format {fmt!r}{suggest(fmt, IMPORT_FORMATS)}; "
-            message += f"formats: {', '.join(IMPORT_FORMATS)}"
-            raise CaseFileError(display, [Problem(None, "format", message)])
-        importer = importlib.import_module(f"pytest_ragft.importers.{module_name}")
-        cases: list[Case] = importer.load(path, rootdir, kind=kind, check_names=check_names)
-        return cases
+
+
+def load_native(
+    path: Path,
+    rootdir: Path,
+    *,
+    kind: str | None = None,
+    check_names: Collection[str] = BUILTIN_CHECK_NAMES,
+) -> list[Case]:
+    """The cases of one file of pytest-ragft's own format; ``kind`` is the default kind.
+    ``casefiles.load_case_file`` routes other tools' formats to their importers."""
+    display = display_path(path, rootdir)
+    check_kind(kind, display)
     suffix = path.suffix.lower()
     if suffix not in NATIVE_SUFFIXES:
         message = (

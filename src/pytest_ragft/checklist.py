@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import calendar
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
@@ -184,63 +184,81 @@ def audit_examples(
     would let the model learn the eval, so they are dropped as contaminated.
     """
     eval_keys = {key for key in (normalize(text) for text in eval_inputs) if key}
-    formats = {"messages": 0, "prompt_completion": 0, "input_output": 0}
+    tally = _Tally()
     seen: set[tuple[str, ...]] = set()
-    lines = blank = invalid = duplicates = contaminated = 0
-    problems: list[str] = []
-
-    def reject(where: str, why: str) -> None:
-        nonlocal invalid
-        invalid += 1
-        if len(problems) < MAX_PROBLEMS:
-            problems.append(f"{where}: {why}")
-
     for name, data in files:
         if isinstance(data, str):
-            reject(name, f"cannot be read ({data})")
+            tally.reject(name, f"cannot be read ({data})")
             continue
-        raw_lines = data.split(b"\n")
-        if raw_lines and raw_lines[-1] == b"":
-            raw_lines.pop()
-        for number, raw in enumerate(raw_lines, start=1):
-            lines += 1
-            where = f"{name}:{number}"
-            try:
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError:
-                reject(where, "not UTF-8 text")
-                continue
-            if not text.strip():
-                blank += 1
-                continue
+        for where, text in _decoded_lines(name, data, tally):
             try:
                 kind, example_input, key = _parse_example(text)
             except _Invalid as exc:
-                reject(where, str(exc))
+                tally.reject(where, str(exc))
                 continue
-            formats[kind] += 1
+            tally.formats[kind] += 1
             if normalize(example_input) in eval_keys:
-                contaminated += 1
+                tally.contaminated += 1
             elif key in seen:
-                duplicates += 1
+                tally.duplicates += 1
             else:
                 seen.add(key)
-    well_formed = sum(formats.values())
+    formats = tally.formats
     return TrainingAudit(
         patterns=tuple(patterns),
         files=tuple(name for name, _ in files),
         unmatched=tuple(unmatched),
-        lines=lines,
-        blank=blank,
+        lines=tally.lines,
+        blank=tally.blank,
         messages=formats["messages"],
         prompt_completion=formats["prompt_completion"],
         input_output=formats["input_output"],
-        invalid=invalid,
-        problems=tuple(problems),
-        duplicates=duplicates,
-        contaminated=contaminated,
-        valid=well_formed - duplicates - contaminated,
+        invalid=tally.invalid,
+        problems=tuple(tally.problems),
+        duplicates=tally.duplicates,
+        contaminated=tally.contaminated,
+        valid=sum(formats.values()) - tally.duplicates - tally.contaminated,
     )
+
+
+@dataclass
+class _Tally:
+    """The audit's running counts; the first ``MAX_PROBLEMS`` invalid lines by file:line."""
+
+    formats: dict[str, int] = field(
+        default_factory=lambda: {"messages": 0, "prompt_completion": 0, "input_output": 0}
+    )
+    lines: int = 0
+    blank: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    contaminated: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def reject(self, where: str, why: str) -> None:
+        self.invalid += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(f"{where}: {why}")
+
+
+def _decoded_lines(name: str, data: bytes, tally: _Tally) -> Iterator[tuple[str, str]]:
+    """A file's non-blank lines as text with their file:line; blank and undecodable lines are
+    counted, not yielded."""
+    raw_lines = data.split(b"\n")
+    if raw_lines and raw_lines[-1] == b"":
+        raw_lines.pop()
+    for number, raw in enumerate(raw_lines, start=1):
+        tally.lines += 1
+        where = f"{name}:{number}"
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            tally.reject(where, "not UTF-8 text")
+            continue
+        if not text.strip():
+            tally.blank += 1
+            continue
+        yield where, text
 
 
 def _parse_example(text: str) -> tuple[str, str, tuple[str, ...]]:

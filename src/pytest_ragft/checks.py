@@ -19,7 +19,8 @@ from pytest_ragft.model import Case, CheckOutcome, Result
 CheckFn: TypeAlias = Callable[[Case, Result, Any], CheckOutcome | bool]
 
 # Checks handled outside this registry; ``run_checks`` leaves them alone.
-EXTERNAL_CHECKS = frozenset({"deepeval"})
+DEEPEVAL_CHECK = "deepeval"  # run by deepeval_checks, not from the registry
+EXTERNAL_CHECKS = frozenset({DEEPEVAL_CHECK})
 
 _CITATION = re.compile(r"\[\s*(\d+(?:\s*,\s*\d+)*)\s*\]")
 
@@ -247,6 +248,11 @@ BUILTIN_CHECKS: dict[str, CheckFn] = {
     "max_words": max_words,
     "cites_sources": cites_sources,
 }
+
+
+def check_names(registry: Mapping[str, CheckFn]) -> set[str]:
+    """Every name ``expect`` may use: the registry's checks and the deepeval metrics."""
+    return {*registry, *EXTERNAL_CHECKS}
 
 
 def run_checks(case: Case, result: Result, registry: Mapping[str, CheckFn]) -> list[CheckOutcome]:

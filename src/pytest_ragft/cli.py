@@ -198,8 +198,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from pytest_ragft.cases import CaseFileError, expand_sources, load_case_file
-    from pytest_ragft.checks import BUILTIN_CHECKS
+    from pytest_ragft.casefiles import load_case_file
+    from pytest_ragft.cases import CaseFileError, expand_sources
+    from pytest_ragft.checks import BUILTIN_CHECKS, check_names
 
     settings = _settings(args)
     root = settings.rootdir
@@ -227,7 +228,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     errors = 0
     seen: dict[str, str] = {}
     total = 0
-    names = {*BUILTIN_CHECKS, "deepeval"}
+    names = check_names(BUILTIN_CHECKS)
     for path, source in files:
         try:
             cases = load_case_file(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_ragft.checks import check_names
 from pytest_ragft.model import Case, CaseRecord, Outcome
 from pytest_ragft.records import Diagnosed, make_record
 from pytest_ragft.state import get_state
@@ -41,9 +42,9 @@ class CaseFile(pytest.File):
     source: CaseSource
 
     def collect(self) -> Iterator[pytest.Item]:
-        from pytest_ragft.cases import load_case_file
+        from pytest_ragft.casefiles import load_case_file
 
-        names = {*registry(self.config), "deepeval"}
+        names = check_names(registry(self.config))
         cases = load_case_file(
             self.path,
             self.config.rootpath,

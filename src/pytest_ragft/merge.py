@@ -45,7 +45,7 @@ def merge_inputs(
     run_id: str | None = None,
 ) -> RunInputs:
     """The merged run's inputs, judged against ``history`` like a run of one job."""
-    from pytest_ragft.checks import BUILTIN_CHECKS
+    from pytest_ragft.checks import BUILTIN_CHECKS, check_names
     from pytest_ragft.history.gitmeta import changed_files
 
     if not reports:
@@ -53,7 +53,7 @@ def merge_inputs(
     records = pooled_records(reports)
     first = min(reports, key=lambda r: r["started_at"])
     last = max(reports, key=lambda r: r.get("finished_at") or r["started_at"])
-    cases = suite_cases(settings, {*BUILTIN_CHECKS, "deepeval"})
+    cases = suite_cases(settings, check_names(BUILTIN_CHECKS))
     return assemble(
         settings,
         records,

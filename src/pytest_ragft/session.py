@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_ragft.checks import check_names
 from pytest_ragft.finish import Finished, assemble, finish, now, partial_reason, suite_cases
 from pytest_ragft.model import CaseRecord
 from pytest_ragft.worker import RECORD, registry
@@ -82,7 +83,7 @@ class RagftSession:
         changed = changed_files(settings.rootdir, environ, settings.baseline_branch)
         cases = []
         if settings.history or settings.checklist.training_data:
-            cases = suite_cases(settings, {*registry(self.config), "deepeval"})
+            cases = suite_cases(settings, check_names(registry(self.config)))
         store = context = error = None
         if settings.history:
             store, context, error = open_history(settings, self.run_id)

@@ -186,28 +186,15 @@ def regression(
     """
     current_rate = passed / total if total else 0.0
     drop = baseline_rate - current_rate if total else 0.0
-    if len(pairs) >= min_pairs:
-        method: Method = "mcnemar"
-        b = sum(1 for before, now in pairs if before and not now)
-        c = sum(1 for before, now in pairs if now and not before)
-        p_value = mcnemar_exact_one_sided(b, c)
-        how = f"McNemar exact {_p(p_value)} on {len(pairs)} shared cases"
-    else:
-        method = "two-proportion"
-        p_value = two_proportion_one_sided(baseline_passed, baseline_total, passed, total)
-        shared = f"{len(pairs)} shared" if pairs else "no shared"
-        how = (
-            f"one-sided two-proportion test {_p(p_value)} on {total} cases vs "
-            f"{baseline_total} baseline results ({shared} cases, {min_pairs} needed for McNemar)"
-        )
+    method, p_value, how = _significance(
+        pairs, passed, total, baseline_passed, baseline_total, min_pairs
+    )
     significant = p_value < alpha
-    fires = drop > max_drop + _EPSILON and significant
     if baseline_rate > 0.0 and max_drop > 0.0:
         needed = cases_needed(baseline_rate, max_drop, alpha, power)
     else:
         # Nothing can fall below a rate of 0 (or by 0 points): no sample size is too small.
         needed = 0
-    can_detect = total >= needed
     if total:
         detail = (
             f"{category} {percent(current_rate)} vs baseline {percent(baseline_rate)} "
@@ -218,7 +205,7 @@ def regression(
             f"{category}: no scored cases in this run to compare with baseline "
             f"{percent(baseline_rate)}"
         )
-    if not can_detect:
+    if total < needed:
         detail += (
             f"; {total} cases cannot reliably detect a {max_drop * 100:g}-point drop "
             f"({needed} needed)"
@@ -230,11 +217,35 @@ def regression(
         method=method,
         p_value=p_value,
         significant=significant,
-        fires=fires,
-        detectable=can_detect,
+        fires=drop > max_drop + _EPSILON and significant,
+        detectable=total >= needed,
         cases_needed=needed,
         detail=detail,
     )
+
+
+def _significance(
+    pairs: Sequence[tuple[bool, bool]],
+    passed: int,
+    total: int,
+    baseline_passed: int,
+    baseline_total: int,
+    min_pairs: int,
+) -> tuple[Method, float, str]:
+    """The test used, its one-sided p-value, and how it reads: exact McNemar on enough shared
+    cases, else the pooled two-proportion test."""
+    if len(pairs) >= min_pairs:
+        b = sum(1 for before, now in pairs if before and not now)
+        c = sum(1 for before, now in pairs if now and not before)
+        p_value = mcnemar_exact_one_sided(b, c)
+        return "mcnemar", p_value, f"McNemar exact {_p(p_value)} on {len(pairs)} shared cases"
+    p_value = two_proportion_one_sided(baseline_passed, baseline_total, passed, total)
+    shared = f"{len(pairs)} shared" if pairs else "no shared"
+    how = (
+        f"one-sided two-proportion test {_p(p_value)} on {total} cases vs "
+        f"{baseline_total} baseline results ({shared} cases, {min_pairs} needed for McNemar)"
+    )
+    return "two-proportion", p_value, how
 
 
 def _change(delta: float) -> str:

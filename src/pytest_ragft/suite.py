@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 def file_cases(settings: Settings, check_names: Collection[str]) -> list[Case]:
     """The cases of every file ``cases`` matches; a broken file is skipped here because the
     run reports it as a collection error of its own."""
-    from pytest_ragft.cases import CaseFileError, expand_sources, load_case_file
+    from pytest_ragft.casefiles import load_case_file
+    from pytest_ragft.cases import CaseFileError, expand_sources
 
     found: list[Case] = []
     for path, source in expand_sources(settings.cases, settings.rootdir):

@@ -9,10 +9,14 @@ never dropped.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Collection, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pytest_ragft.model import KINDS
+
+if TYPE_CHECKING:
+    from pytest_ragft.cases import CaseBuilder
 
 _NOT_ID = re.compile(r"[^A-Za-z0-9_.:-]+")
 
@@ -66,3 +70,39 @@ def kind_setting_hint(fmt: str, display: str) -> str:
 
 def names(items: Iterable[str]) -> str:
     return ", ".join(repr(i) for i in items)
+
+
+def open_file(
+    path: Path,
+    rootdir: Path,
+    *,
+    fmt: str,
+    kind: str | None,
+    check_names: Collection[str],
+    where_kind: str = "",
+) -> tuple[str, str, CaseBuilder]:
+    """Every importer's opening: the file's display name, its text, and a builder whose
+    missing-kind hint names where a kind may be given (``where_kind``, then the setting)."""
+    from pytest_ragft.cases import CaseBuilder, display_path, read_text
+
+    display = display_path(path, rootdir)
+    text = read_text(path, display)
+    builder = CaseBuilder(
+        path,
+        rootdir,
+        check_names=check_names,
+        default_kind=kind,
+        kind_hint=where_kind + kind_setting_hint(fmt, display),
+        skipped_need_checks=False,
+    )
+    return display, text, builder
+
+
+def no_kind(builder: CaseBuilder, records: str) -> None:
+    """Say once for the whole file that its ``records`` carry no kind, instead of once per
+    record, and go on as knowledge so the rest of the file is still checked."""
+    from pytest_ragft.cases import Problem
+
+    message = f"{records} carry no kind: {builder.kind_hint}"
+    builder.problems.append(Problem(None, "kind", message))
+    builder.default_kind = "knowledge"

@@ -29,12 +29,10 @@ from pytest_ragft.cases import (
     CaseBuilder,
     CaseFileError,
     Problem,
-    display_path,
     parse_json,
     parse_jsonl,
-    read_text,
 )
-from pytest_ragft.importers import kind_from, kind_setting_hint, slug, string_list, unique
+from pytest_ragft.importers import kind_from, no_kind, open_file, slug, string_list, unique
 from pytest_ragft.model import Case
 
 FORMAT = "deepeval"
@@ -66,17 +64,13 @@ def load(
     check_names: Collection[str] = BUILTIN_CHECK_NAMES,
 ) -> list[Case]:
     """The goldens of one deepeval dataset file as cases."""
-    display = display_path(path, rootdir)
-    text = read_text(path, display)
-    hint = "set additional_metadata: {kind: knowledge} on the golden, or "
-    hint += kind_setting_hint(FORMAT, display)
-    builder = CaseBuilder(
+    display, text, builder = open_file(
         path,
         rootdir,
+        fmt=FORMAT,
+        kind=kind,
         check_names=check_names,
-        default_kind=kind,
-        kind_hint=hint,
-        skipped_need_checks=False,
+        where_kind="set additional_metadata: {kind: knowledge} on the golden, or ",
     )
     records: list[tuple[tuple[Any, ...], Any]]
     if path.suffix.lower() == ".jsonl":
@@ -91,8 +85,7 @@ def load(
         records = [((index,), golden) for index, golden in enumerate(data)]
     goldens = [g for _, g in records if isinstance(g, dict)]
     if kind is None and goldens and not any(_declared_kind(g) for g in goldens):
-        builder.problems.append(Problem(None, "kind", f"the goldens carry no kind: {hint}"))
-        builder.default_kind = "knowledge"  # said once above, instead of once per golden
+        no_kind(builder, "the goldens")
     stem = slug(path.stem) or "golden"
     taken: set[str] = set()
     entries: list[tuple[Any, tuple[Any, ...], str]] = []

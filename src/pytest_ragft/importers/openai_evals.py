@@ -15,12 +15,9 @@ from typing import Any
 from pytest_ragft.cases import (
     BUILTIN_CHECK_NAMES,
     CaseBuilder,
-    Problem,
-    display_path,
     parse_jsonl,
-    read_text,
 )
-from pytest_ragft.importers import kind_setting_hint, slug, string_list
+from pytest_ragft.importers import no_kind, open_file, slug, string_list
 from pytest_ragft.model import Case
 
 FORMAT = "openai-evals"
@@ -34,16 +31,11 @@ def load(
     check_names: Collection[str] = BUILTIN_CHECK_NAMES,
 ) -> list[Case]:
     """The samples of one openai/evals JSONL file as cases of the given kind."""
-    display = display_path(path, rootdir)
-    records, problems = parse_jsonl(read_text(path, display))
-    builder = CaseBuilder(
-        path, rootdir, check_names=check_names, default_kind=kind, skipped_need_checks=False
-    )
+    _, text, builder = open_file(path, rootdir, fmt=FORMAT, kind=kind, check_names=check_names)
+    records, problems = parse_jsonl(text)
     builder.problems.extend(problems)
     if kind is None:
-        message = f"openai/evals samples carry no kind: {kind_setting_hint(FORMAT, display)}"
-        builder.problems.append(Problem(None, "kind", message))
-        builder.default_kind = "knowledge"  # said once above, instead of once per sample
+        no_kind(builder, "openai/evals samples")
     name = slug(path.parent.name if path.stem == "samples" else path.stem) or "sample"
     entries: list[tuple[Any, tuple[Any, ...], str]] = []
     for index, (line, record) in enumerate(records):

@@ -30,12 +30,10 @@ from pytest_ragft.cases import (
     CaseBuilder,
     CaseFileError,
     Problem,
-    display_path,
     parse_json,
     parse_yaml,
-    read_text,
 )
-from pytest_ragft.importers import kind_from, kind_setting_hint, names, slug, unique
+from pytest_ragft.importers import kind_from, names, no_kind, open_file, slug, unique
 from pytest_ragft.model import Case
 
 FORMAT = "promptfoo"
@@ -69,19 +67,16 @@ def load(
     check_names: Collection[str] = BUILTIN_CHECK_NAMES,
 ) -> list[Case]:
     """The tests of one promptfoo config (or tests file) as cases."""
-    display = display_path(path, rootdir)
-    text = read_text(path, display)
-    data, lines = parse_json(text, display) if path.suffix == ".json" else parse_yaml(text, display)
-    hint = "set metadata: {kind: knowledge} on the test or its defaultTest, or "
-    hint += kind_setting_hint(FORMAT, display)
-    builder = CaseBuilder(
+    display, text, builder = open_file(
         path,
         rootdir,
+        fmt=FORMAT,
+        kind=kind,
         check_names=check_names,
-        default_kind=kind,
-        lines=lines,
-        kind_hint=hint,
-        skipped_need_checks=False,
+        where_kind="set metadata: {kind: knowledge} on the test or its defaultTest, or ",
+    )
+    data, builder.lines = (
+        parse_json(text, display) if path.suffix == ".json" else parse_yaml(text, display)
     )
     if not isinstance(data, dict):
         message = "expected a promptfoo config: a mapping with prompts and tests"
@@ -104,8 +99,7 @@ def load(
             if isinstance(t, dict)
         )
     ):
-        builder.problems.append(Problem(None, "kind", f"promptfoo tests carry no kind: {hint}"))
-        builder.default_kind = "knowledge"  # said once above, instead of once per test
+        no_kind(builder, "promptfoo tests")
     stem = slug(path.stem) or "test"
     taken: set[str] = set()
     entries: list[tuple[Any, Where, str]] = []
