@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_ragft.checklist import TITLES
+from pytest_ragft.checklist import HEADLINES, TITLES
 from pytest_ragft.report import fmt
 
 
@@ -96,7 +96,14 @@ def test_recommendation_text(rec: dict[str, Any], text: str) -> None:
 
 def test_every_matrix_cell_has_a_label() -> None:
     cells = [cell for _, row in fmt.MATRIX for cell in row]
-    assert sorted(cells) == sorted(fmt.CELL_ORDER) == sorted(fmt.CELL_LABELS)
+    assert sorted(cells) == sorted(fmt.CELL_ORDER) == sorted(HEADLINES)
+
+
+def test_cells_are_worded_as_the_checklist_words_them() -> None:
+    for cell, headline in HEADLINES.items():
+        assert fmt.cell_headline(cell) == headline
+        assert fmt.recommendation_text({"cell": cell}) == headline
+    assert fmt.cell_headline("odd") == "odd"
 
 
 @pytest.mark.parametrize(

@@ -10,25 +10,20 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pytest_ragft.checklist import KEYS, TITLES
+from pytest_ragft.checklist import HEADLINES, KEYS, TITLES
 
 CATEGORY_ORDER = ("knowledge", "behavior")
 # Behavior-bound first: those are the failures the fine-tuning question is about.
 DIAGNOSIS_ORDER = ("behavior", "hybrid", "knowledge", "error")
 CELL_ORDER = ("rag", "pretraining", "fine-tune", "prompt")
-# For a report whose recommendation carries no ``summary`` of its own.
-CELL_LABELS = {
-    "rag": "knowledge-bound, volatile -> RAG",
-    "pretraining": "knowledge-bound, stable -> continued pretraining (rare)",
-    "fine-tune": "behavior-bound, stable -> fine-tune (LoRA/QLoRA)",
-    "prompt": "behavior-bound, volatile -> prompt engineering + few-shot",
-}
 # The decision matrix: rows are the failure type, columns the signal (stable, volatile).
 MATRIX = (
     ("knowledge-bound", ("pretraining", "rag")),
     ("behavior-bound", ("fine-tune", "prompt")),
 )
 SPARKS = "▁▂▃▄▅▆▇█"
+# The checklist's wording of each cell, looked up by the plain string a report holds.
+_HEADLINES: Mapping[str, str] = {str(cell): text for cell, text in HEADLINES.items()}
 
 
 def number(value: Any) -> float | None:
@@ -169,14 +164,19 @@ def checklist_note(item: Mapping[str, Any], limit: int = 48) -> str | None:
 
 def recommendation_text(rec: Mapping[str, Any]) -> str:
     """The summary's own ``summary`` (``behavior-bound, stable -> fine-tune (LoRA/QLoRA): not
-    yet, question 3``); without one, only the label of the chosen cell."""
+    yet, question 3``); without one, only the headline of the chosen cell."""
     summary = rec.get("summary")
     if isinstance(summary, str) and summary.strip():
         return summary.strip()
     cell = rec.get("cell")
     if cell is None:
         return "nothing failed: no change recommended"
-    return CELL_LABELS.get(str(cell), str(cell))
+    return cell_headline(str(cell))
+
+
+def cell_headline(cell: str) -> str:
+    """A matrix cell as the checklist words it (``knowledge-bound, volatile -> RAG``)."""
+    return _HEADLINES.get(cell, cell)
 
 
 def advice_text(rec: Mapping[str, Any]) -> str | None:

@@ -432,7 +432,7 @@ def _recommendation(report: Mapping[str, Any]) -> str:
     for row_label, cells in fmt.MATRIX:
         tds = "".join(
             f'<td class="{"chosen" if name == cell else ""}">'
-            f"{_e(fmt.arrows(fmt.CELL_LABELS[name]))}<br>"
+            f"{_e(fmt.arrows(fmt.cell_headline(name)))}<br>"
             f"<strong>{_e(counts.get(name, 0))}</strong> "
             f'<span class="muted small">failure{"" if counts.get(name) == 1 else "s"}</span></td>'
             for name in cells
