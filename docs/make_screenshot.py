@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from chromium import screenshot_html
 
 from pytest_ragft.report.html import render_html
+from pytest_ragft.runsummary import RunSummary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--html", type=Path, help="also keep the rendered HTML here")
     args = parser.parse_args(argv)
 
-    page = render_html(json.loads(args.report.read_text(encoding="utf-8")))
+    report = json.loads(args.report.read_text(encoding="utf-8"))
+    page = render_html(RunSummary.from_json(report))
     with tempfile.TemporaryDirectory(prefix="ragft-shot-") as tmp:
         html_file = args.html or Path(tmp) / "report.html"
         html_file.write_text(page, encoding="utf-8")

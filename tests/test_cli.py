@@ -10,8 +10,12 @@ from typing import Any
 import jsonschema
 import pytest
 from conftest import Project, case_yaml
+from reportdata import build_report
 
 from pytest_ragft.cli import main
+from pytest_ragft.report.jsonfile import write_json
+from pytest_ragft.report.markdown import render_markdown
+from pytest_ragft.runsummary import RunSummary
 
 
 @pytest.fixture
@@ -195,6 +199,17 @@ def test_comment_dry_run(ran: Project, capsys: pytest.CaptureFixture[str]) -> No
     assert code == 0
     assert out.startswith("<!-- ragft:report suite=demo -->")
     assert "polite" in out
+
+
+def test_comment_renders_a_report_file_as_its_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = build_report(6)
+    write_json(report, tmp_path / "ragft-report.json")
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = ragft(capsys, "comment", "--report", "ragft-report.json", "--dry-run")
+    assert code == 0
+    assert out == render_markdown(RunSummary.from_json(report)) + "\n"
 
 
 def _comparable(report: dict[str, Any]) -> dict[str, Any]:

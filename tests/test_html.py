@@ -20,6 +20,7 @@ from chromium import Browser, find_chromium, ink_share
 
 from pytest_ragft.checklist import TITLES
 from pytest_ragft.report.html import CSP, render_html
+from pytest_ragft.runsummary import RunSummary
 
 SCHEMA = Path(__file__).parents[1] / "src" / "pytest_ragft" / "schemas" / "report.schema.json"
 
@@ -309,6 +310,11 @@ class Page(HTMLParser):
         return [attrs for name, attrs in self.tags if name == tag]
 
 
+def html_of(report: dict[str, Any]) -> str:
+    """The page of a report, read as the typed summary the renderer takes."""
+    return render_html(RunSummary.from_json(report))
+
+
 def _validate(report: dict[str, Any]) -> None:
     jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(report)
 
@@ -322,7 +328,7 @@ def test_builder_reports_match_the_schema() -> None:
 
 
 def test_page_is_self_contained() -> None:
-    out = render_html(make_report())
+    out = html_of(make_report())
     page = Page(out)
     assert [a.get("content") for a in page.named("meta") if a.get("http-equiv")] == [CSP]
     # No script-src: default-src 'none' then blocks every script, inline ones included.
@@ -336,7 +342,7 @@ def test_page_is_self_contained() -> None:
 
 @pytest.mark.parametrize("payload", HOSTILE, ids=[f"payload{i}" for i in range(len(HOSTILE))])
 def test_hostile_text_is_shown_escaped_and_cannot_add_markup(payload: str) -> None:
-    out = render_html(hostile_report(payload))
+    out = html_of(hostile_report(payload))
     page = Page(out)
     tags = {tag for tag, _ in page.tags}
     assert not tags & {"script", "img", "link", "iframe", "base", "a"}
@@ -351,7 +357,7 @@ def test_hostile_text_is_shown_escaped_and_cannot_add_markup(payload: str) -> No
 
 
 def test_each_chart_has_one_marker_per_run_with_a_rate() -> None:
-    page = Page(render_html(make_report()))
+    page = Page(html_of(make_report()))
     charts = {c["attrs"]["data-category"]: c for c in page.charts}
     assert set(charts) == {"knowledge", "behavior"}
     for kind, expected in EXPECTED_POINTS.items():
@@ -368,7 +374,7 @@ def test_rates_map_onto_the_0_to_100_axis() -> None:
         {"run_id": "a", "rates": {"knowledge": 0.0, "behavior": 0.5}},
         {"run_id": "b", "rates": {"knowledge": 1.0, "behavior": 0.5}},
     ]
-    out = render_html(report)
+    out = html_of(report)
     page = Page(out)
     knowledge = next(c for c in page.charts if c["attrs"]["data-category"] == "knowledge")
     ys = [float(c["cy"]) for c in knowledge["circles"]]
@@ -387,7 +393,7 @@ def test_rates_map_onto_the_0_to_100_axis() -> None:
 def test_without_history_the_category_trend_is_drawn() -> None:
     report = make_report()
     del report["history"]
-    page = Page(render_html(report))
+    page = Page(html_of(report))
     assert [c["attrs"]["data-points"] for c in page.charts] == ["3", "3"]
 
 
@@ -412,7 +418,7 @@ def test_single_run_without_failures_or_baseline() -> None:
     report["recommendation"] = {"cell": None, "counts": {}, "not_yet": []}
     report["diagnosis"] = {"knowledge": 0, "hybrid": 0, "behavior": 0, "error": 0}
     _validate(report)
-    out = render_html(report)
+    out = html_of(report)
     page = Page(out)
     assert [c["attrs"]["data-points"] for c in page.charts] == ["1", "1"]
     assert "No failed or errored cases." in out
@@ -424,13 +430,13 @@ def test_single_run_without_failures_or_baseline() -> None:
 
 def test_empty_report_still_renders() -> None:
     report = {"suite": "s", "categories": {}, "cases": [], "checklist": []}
-    page = Page(render_html(report))
+    page = Page(html_of(report))
     assert not page.charts
     assert page.named("main")
 
 
 def test_filters_offer_every_category_and_diagnosis() -> None:
-    page = Page(render_html(make_report()))
+    page = Page(html_of(make_report()))
     radios = {(a["name"], a["id"]) for a in page.named("input") if a.get("type") == "radio"}
     assert radios == {("f-kind", f"f-kind-{v}") for v in ("all", "knowledge", "behavior")} | {
         ("f-diag", f"f-diag-{v}") for v in ("all", "knowledge", "hybrid", "behavior", "error")
@@ -448,7 +454,7 @@ def test_filters_offer_every_category_and_diagnosis() -> None:
 def test_failed_case_shows_diagnosis_path_messages_and_excerpt() -> None:
     report = make_report()
     report["cases"][0]["repeats"][0]["answer"] = "x" * 5000
-    out = render_html(report)
+    out = html_of(report)
     assert "static <strong>hybrid</strong> → counterfactual with gold passages " in out
     assert "json_schema: answer is not JSON" in out
     assert "TimeoutError: pipeline call took over 60 s" in out
@@ -467,12 +473,12 @@ def test_failed_case_shows_diagnosis_path_messages_and_excerpt() -> None:
 def test_only_http_run_urls_become_links(run_url: str, linked: bool) -> None:
     report = make_report()
     report["ci"] = {"provider": "github", "run_url": run_url}
-    anchors = Page(render_html(report)).named("a")
+    anchors = Page(html_of(report)).named("a")
     assert anchors == ([{"href": run_url, "rel": "noopener noreferrer"}] if linked else [])
 
 
 def test_numbers_are_formatted_not_computed() -> None:
-    out = render_html(make_report())
+    out = html_of(make_report())
     assert "33.3%" in out  # knowledge rate
     assert "−56.7 pts" in out  # knowledge change as given
     assert "[23.3, 38.3]" in out  # knowledge Wilson interval as given
@@ -481,7 +487,7 @@ def test_numbers_are_formatted_not_computed() -> None:
 
 def test_control_and_bidi_characters_never_reach_the_page() -> None:
     hidden = "a\x1b[31mb\x07c\x00d\u202ee\u200bf\u2066g"
-    out = render_html(hostile_report(hidden))
+    out = html_of(hostile_report(hidden))
     assert not re.search(
         "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]", out
     )
@@ -495,7 +501,7 @@ def _headline(out: str) -> str:
 
 
 def test_recommendation_is_the_summarys_own_words() -> None:
-    out = render_html(make_report())
+    out = html_of(make_report())
     assert _headline(out) == (
         "behavior-bound, stable → fine-tune (LoRA/QLoRA): not yet, questions 2, 3 and 5"
     )
@@ -508,7 +514,7 @@ def test_recommendation_is_the_summarys_own_words() -> None:
 def test_recommendation_without_summary_shows_the_cell_label() -> None:
     report = make_report()
     del report["recommendation"]["summary"]
-    out = render_html(report)
+    out = html_of(report)
     assert _headline(out) == "behavior-bound, stable → fine-tune (LoRA/QLoRA)"
     assert "not yet" not in out
 
@@ -517,18 +523,18 @@ def test_checklist_titles_come_from_the_report() -> None:
     report = make_report()
     report["checklist"][0]["title"] = "Our own question?"
     del report["checklist"][1]["title"]
-    out = render_html(report)
+    out = html_of(report)
     assert '<p class="question">Our own question? ' in out
     assert f'<p class="question">{html.escape(TITLES["behavior_gap"])} ' in out
 
 
 def test_disagreements_are_worded_like_the_other_reports() -> None:
-    out = render_html(make_report())
+    out = html_of(make_report())
     assert "<li>1 knowledge case failed for behavior reasons</li>" in out
 
 
 def test_diagnoses_in_the_order_of_the_other_reports() -> None:
-    page = Page(render_html(make_report()))
+    page = Page(html_of(make_report()))
     chips = [a["class"] for a in page.named("span") if "chip" in (a.get("class") or "")]
     assert chips == [f"chip diag-{d}" for d in ("behavior", "hybrid", "knowledge", "error")]
     radios = [a["id"] for a in page.named("input") if a.get("name") == "f-diag"]
@@ -538,7 +544,9 @@ def test_diagnoses_in_the_order_of_the_other_reports() -> None:
 def test_malformed_numbers_show_a_dash() -> None:
     report = make_report()
     report["categories"]["knowledge"].update(rate=True, baseline=float("nan"), ci=[0.1, None])
-    out = render_html(report)
+    knowledge = RunSummary.from_json(report).categories["knowledge"]
+    assert (knowledge.rate, knowledge.ci) == (None, None)  # a NaN is a float: the page hides it
+    out = html_of(report)
     row = re.search(r'<th scope="row">knowledge</th>.*?</tr>', out)
     assert row is not None
     assert '<td class="num rate">-</td><td class="num">-</td>' in row.group(0)
@@ -567,7 +575,7 @@ def report_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     report["cases"][1]["messages"] = [HOSTILE[1]]
     report["suite"] = HOSTILE[6]
     path = tmp_path_factory.mktemp("html") / "report.html"
-    path.write_text(render_html(report), encoding="utf-8")
+    path.write_text(html_of(report), encoding="utf-8")
     return path.as_uri()
 
 

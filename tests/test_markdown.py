@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from reportdata import build_report
@@ -10,12 +11,19 @@ from reportdata import build_report
 from pytest_ragft.checklist import TITLES
 from pytest_ragft.report.escape import ZWJ
 from pytest_ragft.report.markdown import render_markdown, report_marker
+from pytest_ragft.runsummary import RunSummary
 
 HOSTILE = (
     "<!-- ragft:report suite=support-bot --> </details> <script>alert(1)</script> "
     "@octocat ping #1 and GH-2 ```fence``` `code` [link](javascript:alert(1)) "
     "![img](https://x.invalid/a.png) *bold* _em_ ~~gone~~ | pipe \x1b[31mred\x07\x00\u202e"
 )
+
+
+def md_of(report: dict[str, Any], limit: int | None = None) -> str:
+    """The Markdown of a report, read as the typed summary the renderer takes."""
+    summary = RunSummary.from_json(report)
+    return render_markdown(summary) if limit is None else render_markdown(summary, limit=limit)
 
 
 def _outside_pre(md: str) -> str:
@@ -42,7 +50,7 @@ def _case_blocks(md: str) -> int:
 )
 def test_marker_is_the_first_line(suite: str, marker: str) -> None:
     assert report_marker(suite) == marker
-    md = render_markdown(build_report(6, suite=suite))
+    md = md_of(build_report(6, suite=suite))
     assert md.split("\n", 1)[0] == marker
     assert md.count("-->") == 1
 
@@ -51,7 +59,7 @@ def test_marker_is_the_first_line(suite: str, marker: str) -> None:
 
 
 def test_failing_report_content() -> None:
-    md = render_markdown(build_report(30, failed=7, errors=2))
+    md = md_of(build_report(30, failed=7, errors=2))
     assert "❌ ragft gate: FAIL" in md
     assert md.index("below_threshold") < md.index("Warnings") < md.index("finetune_blocked")
     assert "| knowledge | 10/15 | 66.7% | [41.7, 84.8] | 90% ❌ | 94.0% | -27.3 |" in md
@@ -73,7 +81,7 @@ def test_failing_report_content() -> None:
 
 
 def test_failed_cases_grouped_by_diagnosis() -> None:
-    md = render_markdown(build_report(30, failed=7, errors=2))
+    md = md_of(build_report(30, failed=7, errors=2))
     summaries = re.findall(r"<summary>(\w+): (\d+) cases?", md)
     assert summaries == [("behavior", "3"), ("hybrid", "2"), ("knowledge", "2"), ("error", "2")]
     assert md.count("<details>") == md.count("</details>")
@@ -86,7 +94,7 @@ def test_passing_report() -> None:
     report = build_report(10, failed=0, errors=0)
     report["gate"]["events"] = []
     report["gate"]["reason"] = "every gate condition holds"
-    md = render_markdown(report)
+    md = md_of(report)
     assert "✅ ragft gate: PASS" in md
     assert "**Why:** every gate condition holds" in md
     assert "Failed cases" not in md and "<details><summary>behavior" not in md
@@ -94,9 +102,9 @@ def test_passing_report() -> None:
 
 def test_null_baseline_and_empty_run() -> None:
     report = build_report(4, failed=0, errors=0, baseline=False)
-    assert "| knowledge | 2/2 | 100.0% | [34.2, 100.0] | 90% | - | - |" in render_markdown(report)
+    assert "| knowledge | 2/2 | 100.0% | [34.2, 100.0] | 90% | - | - |" in md_of(report)
     report["categories"] = {}
-    assert "No eval cases ran." in render_markdown(report)
+    assert "No eval cases ran." in md_of(report)
 
 
 # --- the size cap -----------------------------------------------------------------------------
@@ -111,7 +119,7 @@ def test_null_baseline_and_empty_run() -> None:
 )
 def test_cap_with_5000_failed_cases(limit: int | None) -> None:
     report = build_report(5_200, failed=5_000, errors=100, failing_answer="y" * 5_000)
-    md = render_markdown(report) if limit is None else render_markdown(report, limit=limit)
+    md = md_of(report, limit)
     cap = 65_000 if limit is None else limit
     assert cap * 0.9 < len(md) <= cap
     assert md.startswith(report_marker("support-bot") + "\n")
@@ -131,7 +139,7 @@ def test_huge_summary_is_still_capped() -> None:
     report["gate"]["events"] += [
         {"event": "regression", "action": "warn", "detail": "d" * 10_000} for _ in range(500)
     ]
-    md = render_markdown(report, limit=20_000)
+    md = md_of(report, limit=20_000)
     assert len(md) <= 20_000
     assert md.startswith(report_marker("support-bot") + "\n")
 
@@ -149,7 +157,7 @@ def hostile_md() -> str:
     report["checklist"][0]["evidence"] = HOSTILE
     report["gate"]["events"][0]["detail"] = HOSTILE
     report["flaky"] = ["<b>flaky</b>"]
-    return render_markdown(report)
+    return md_of(report)
 
 
 def test_marker_cannot_be_forged(hostile_md: str) -> None:
@@ -194,7 +202,7 @@ def test_checklist_titles_come_from_the_report() -> None:
     report = build_report(6)
     report["checklist"][0]["title"] = "Our own <question>?"
     del report["checklist"][1]["title"]
-    md = render_markdown(report)
+    md = md_of(report)
     assert "| 1 | Our own &lt;question&gt;? | ✅ yes |" in md
     assert f"| 2 | {TITLES['behavior_gap']} | ✅ yes |" in md
 
@@ -202,6 +210,6 @@ def test_checklist_titles_come_from_the_report() -> None:
 def test_recommendation_is_the_summarys_own_words() -> None:
     report = build_report(6)
     report["recommendation"]["summary"] = "prompt first -> then fine-tune"
-    md = render_markdown(report)
+    md = md_of(report)
     assert "**Recommendation:** prompt first → then fine-tune  \n" in md
     assert "not yet" not in md

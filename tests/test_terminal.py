@@ -9,6 +9,7 @@ from reportdata import build_report
 
 from pytest_ragft.report.jsonfile import schema_problem
 from pytest_ragft.report.terminal import terminal_lines
+from pytest_ragft.runsummary import RunSummary
 
 
 def _cat(
@@ -24,6 +25,11 @@ def _cat(
         "threshold": threshold,
         **kw,
     }
+
+
+def lines_of(report: dict[str, Any]) -> list[str]:
+    """The terminal lines of a report, read as the typed summary the renderer takes."""
+    return terminal_lines(RunSummary.from_json(report))
 
 
 def spec_report() -> dict[str, Any]:
@@ -50,7 +56,7 @@ def spec_report() -> dict[str, Any]:
 
 
 def test_spec_example_exactly() -> None:
-    assert terminal_lines(spec_report()) == [
+    assert lines_of(spec_report()) == [
         "category   pass    rate   95% CI        threshold  baseline  change",
         "knowledge  46/50   92.0%  [81.2, 96.8]  90%        94.0%     -2.0",
         "behavior   31/40   77.5%  [62.5, 87.7]  85%  FAIL  78.0%     -0.5",
@@ -65,22 +71,19 @@ def test_spec_example_exactly() -> None:
 def test_gate_reason_from_events_when_absent() -> None:
     report = spec_report()
     del report["gate"]["reason"]
-    assert terminal_lines(report)[-1] == "gate: FAIL (below_threshold: behavior 77.5% < 85%)"
+    assert lines_of(report)[-1] == "gate: FAIL (below_threshold: behavior 77.5% < 85%)"
 
 
 def test_null_baseline_and_change_show_a_dash() -> None:
     report = spec_report()
     report["categories"]["knowledge"].update(baseline=None, change=None)
-    assert (
-        terminal_lines(report)[1]
-        == "knowledge  46/50   92.0%  [81.2, 96.8]  90%        -         -"
-    )
+    assert lines_of(report)[1] == "knowledge  46/50   92.0%  [81.2, 96.8]  90%        -         -"
 
 
 def test_wide_values_widen_their_column() -> None:
     report = spec_report()
     report["categories"]["knowledge"].update(passed=1234, total=12345)
-    lines = terminal_lines(report)
+    lines = lines_of(report)
     assert lines[0] == "category   pass        rate   95% CI        threshold  baseline  change"
     assert lines[1].startswith("knowledge  1234/12345  92.0%  [81.2, 96.8]")
     assert lines[2].startswith("behavior   31/40       77.5%")
@@ -97,7 +100,7 @@ def test_wide_values_widen_their_column() -> None:
 def test_change_column(change: float, regression: Any, shown: str) -> None:
     report = spec_report()
     report["categories"]["knowledge"].update(change=change, regression=regression)
-    assert terminal_lines(report)[1].endswith("  " + shown)
+    assert lines_of(report)[1].endswith("  " + shown)
 
 
 def test_extra_lines_for_notes_warnings_flaky_and_disagreements() -> None:
@@ -109,7 +112,7 @@ def test_extra_lines_for_notes_warnings_flaky_and_disagreements() -> None:
         {"event": "regression", "action": "warn", "detail": "knowledge -6.0 points"},
         {"event": "finetune_ready", "action": "comment", "detail": "all five answers are yes"},
     ]
-    lines = terminal_lines(report)
+    lines = lines_of(report)
     assert lines[3] == "note: behavior: 40 cases are too few (400 needed)"
     assert "disagreement: 4 knowledge cases failed for behavior reasons" in lines
     assert "disagreement: 1 behavior case failed for knowledge reasons" in lines
@@ -146,7 +149,7 @@ def test_extra_lines_for_notes_warnings_flaky_and_disagreements() -> None:
 def test_checklist_parenthetical(item: dict[str, Any], shown: str) -> None:
     report = spec_report()
     report["checklist"][2] = {"question": 3, "key": "training_data", **item}
-    line = next(x for x in terminal_lines(report) if x.startswith("checklist:"))
+    line = next(x for x in lines_of(report) if x.startswith("checklist:"))
     assert line.split("  ")[2] == shown
 
 
@@ -178,7 +181,7 @@ def test_checklist_parenthetical(item: dict[str, Any], shown: str) -> None:
 def test_recommendation_line(rec: dict[str, Any], shown: str) -> None:
     report = spec_report()
     report["recommendation"] = rec
-    line = next(x for x in terminal_lines(report) if x.startswith("recommendation:"))
+    line = next(x for x in lines_of(report) if x.startswith("recommendation:"))
     assert line == f"recommendation: {shown}"
 
 
@@ -186,7 +189,7 @@ def test_pass_without_events_and_control_characters() -> None:
     report = spec_report()
     report["gate"] = {"verdict": "pass", "events": [], "reason": "all \x1b[2Jgood"}
     report["diagnosis"] = dict.fromkeys(report["diagnosis"], 0)
-    lines = terminal_lines(report)
+    lines = lines_of(report)
     assert lines[-1] == "gate: PASS (all [2Jgood)"
     assert not any(x.startswith("failures diagnosed") for x in lines)
 
@@ -194,7 +197,7 @@ def test_pass_without_events_and_control_characters() -> None:
 def test_no_cases() -> None:
     report = spec_report()
     report["categories"] = {}
-    assert terminal_lines(report)[0] == "no eval cases ran"
+    assert lines_of(report)[0] == "no eval cases ran"
 
 
 @pytest.mark.parametrize(

@@ -476,7 +476,8 @@ _ADVICE: Mapping[Cell, str] = {
     "rag": "Volatile knowledge: fix retrieval (RAG) so the right passage reaches the model.",
     "pretraining": "Stable knowledge: continued pretraining is rarely worth it; try RAG first.",
 }
-_HEADLINE: Mapping[Cell, str] = {
+# The one wording of each cell; the reports label the matrix with it too.
+HEADLINES: Mapping[Cell, str] = {
     "fine-tune": "behavior-bound, stable -> fine-tune (LoRA/QLoRA)",
     "prompt": "behavior-bound, volatile -> prompt engineering + few-shot",
     "rag": "knowledge-bound, volatile -> RAG",
@@ -517,7 +518,7 @@ def recommend(
     if leading is None:
         advice, summary = "No diagnosed failures to place in the matrix.", "no failures to place"
     else:
-        advice, summary = _ADVICE[leading], _HEADLINE[leading]
+        advice, summary = _ADVICE[leading], HEADLINES[leading]
         if leading == "fine-tune":
             summary += f": not yet, {_questions(not_yet)}" if not_yet else ": all five answers yes"
     return {

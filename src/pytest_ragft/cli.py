@@ -353,26 +353,29 @@ def _latest_report(args: argparse.Namespace, run_id: str | None = None) -> dict[
 
 
 def cmd_checklist(args: argparse.Namespace) -> int:
-    report = _latest_report(args)
-    for item in report.get("checklist", []):
-        print(f"{item['question']}. {item.get('title', item['key'])}: {item['answer'].upper()}")
-        print(f"   {item['evidence']}")
-    rec = report.get("recommendation") or {}
-    if rec.get("summary"):
-        print(f"recommendation: {rec['summary']}")
+    from pytest_ragft.runsummary import RunSummary
+
+    summary = RunSummary.from_json(_latest_report(args))
+    for item in summary.checklist:
+        print(f"{item.question}. {item.title or item.key}: {item.answer.upper()}")
+        print(f"   {item.evidence}")
+    if summary.recommendation.summary:
+        print(f"recommendation: {summary.recommendation.summary}")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from pytest_ragft.runsummary import RunSummary
+
     report = _latest_report(args, args.run_id)
     if args.format == "md":
         from pytest_ragft.report.markdown import render_markdown
 
-        text = render_markdown(report)
+        text = render_markdown(RunSummary.from_json(report))
     elif args.format == "html":
         from pytest_ragft.report.html import render_html
 
-        text = render_html(report)
+        text = render_html(RunSummary.from_json(report))
     else:
         text = json.dumps(report, indent=2)
     if args.output:
@@ -387,6 +390,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_comment(args: argparse.Namespace) -> int:
     from pytest_ragft import github
     from pytest_ragft.report.markdown import render_markdown
+    from pytest_ragft.runsummary import RunSummary
 
     if args.report:
         from pytest_ragft.report.jsonfile import ReportError, load_report
@@ -397,19 +401,20 @@ def cmd_comment(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
     else:
         report = _latest_report(args, args.run_id)
-    body = render_markdown(report)
+    summary = RunSummary.from_json(report)
+    body = render_markdown(summary)
     if args.dry_run:
         sys.stdout.write(body + "\n")
         return 0
     environ = dict(os.environ)
-    pr = (report.get("git") or {}).get("pr")
+    pr = summary.git.get("pr")
     if not environ.get("RAGFT_PR") and isinstance(pr, int):
         environ["RAGFT_PR"] = str(pr)  # the PR the report's run was for (workflow_run pattern)
     ctx = github.pr_context(environ)
     if ctx is None:
         raise CliError("cannot post: " + "; ".join(github.missing_context(environ, cli=True)))
     try:
-        result = github.upsert_comment(ctx, body, suite=report["suite"])
+        result = github.upsert_comment(ctx, body, suite=summary.suite)
     except github.GitHubError as exc:
         print(f"ragft comment: {exc}", file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""Renderers of one run summary (the JSON report dict): Markdown, terminal lines, the JSON file.
+"""Renderers of one run summary (a ``RunSummary``): Markdown, HTML, terminal lines, the JSON file.
 
 They format what the summary holds and compute nothing, so every output tells the same story.
 """

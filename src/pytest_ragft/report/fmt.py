@@ -1,45 +1,47 @@
 """Formatting shared by the renderers (terminal, Markdown, HTML): numbers, labels, one-line texts.
 
 Kept in one place so the terminal summary, the PR comment and the HTML page word the same facts
-the same way.
+the same way. Every helper reads a piece of the typed run summary and computes nothing.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping
 
-from pytest_ragft.checklist import KEYS, TITLES
+from pytest_ragft.checklist import HEADLINES, KEYS, TITLES
+from pytest_ragft.runsummary import (
+    Answer,
+    Category,
+    CounterfactualCounts,
+    Gate,
+    GateEvent,
+    Recommendation,
+    RunSummary,
+)
 
 CATEGORY_ORDER = ("knowledge", "behavior")
 # Behavior-bound first: those are the failures the fine-tuning question is about.
 DIAGNOSIS_ORDER = ("behavior", "hybrid", "knowledge", "error")
 CELL_ORDER = ("rag", "pretraining", "fine-tune", "prompt")
-# For a report whose recommendation carries no ``summary`` of its own.
-CELL_LABELS = {
-    "rag": "knowledge-bound, volatile -> RAG",
-    "pretraining": "knowledge-bound, stable -> continued pretraining (rare)",
-    "fine-tune": "behavior-bound, stable -> fine-tune (LoRA/QLoRA)",
-    "prompt": "behavior-bound, volatile -> prompt engineering + few-shot",
-}
 # The decision matrix: rows are the failure type, columns the signal (stable, volatile).
 MATRIX = (
     ("knowledge-bound", ("pretraining", "rag")),
     ("behavior-bound", ("fine-tune", "prompt")),
 )
 SPARKS = "▁▂▃▄▅▆▇█"
+# The checklist's wording of each cell, looked up by the plain string a report holds.
+_HEADLINES: Mapping[str, str] = {str(cell): text for cell, text in HEADLINES.items()}
 
 
-def number(value: Any) -> float | None:
-    """A finite number, or None: a malformed value (a bool, NaN) must not read as a rate."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def number(value: float | None) -> float | None:
+    """A finite number, or None: NaN or an infinity must not read as a rate."""
+    if value is None or not math.isfinite(value):
         return None
-    result = float(value)
-    return result if math.isfinite(result) else None
+    return float(value)
 
 
-def pct(value: Any, digits: int = 1) -> str:
+def pct(value: float | None, digits: int = 1) -> str:
     """A share as a percentage (0.925 -> ``92.5%``); ``-`` when absent."""
     share = number(value)
     if share is None:
@@ -47,7 +49,7 @@ def pct(value: Any, digits: int = 1) -> str:
     return f"{share * 100:.{digits}f}%"
 
 
-def threshold_pct(value: Any) -> str:
+def threshold_pct(value: float | None) -> str:
     """A threshold without a needless decimal (0.9 -> ``90%``, 0.875 -> ``87.5%``)."""
     share = number(value)
     if share is None:
@@ -55,9 +57,9 @@ def threshold_pct(value: Any) -> str:
     return f"{share * 100:.1f}".removesuffix(".0") + "%"
 
 
-def ci_text(value: Any) -> str:
+def ci_text(value: tuple[float, float] | None) -> str:
     """A Wilson interval in percent, ``[81.2, 96.8]``; ``-`` when absent."""
-    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
+    if value is None:
         return "-"
     low, high = number(value[0]), number(value[1])
     if low is None or high is None:
@@ -65,7 +67,7 @@ def ci_text(value: Any) -> str:
     return f"[{low * 100:.1f}, {high * 100:.1f}]"
 
 
-def points(value: Any) -> str:
+def points(value: float | None) -> str:
     """A change in percentage points with its sign (-0.02 -> ``-2.0``); ``-`` when absent."""
     change = number(value)
     if change is None:
@@ -79,146 +81,135 @@ def arrows(text: str) -> str:
     return text.replace(" -> ", " → ")
 
 
-def sparkline(values: Iterable[Any], width: int = 10) -> str:
+def sparkline(values: Iterable[float | None], width: int = 10) -> str:
     """The last ``width`` rates as bars on an absolute 0-100% scale (a gap for a missing run).
 
     Absolute, not min-max: a one-point wobble must not look like a collapse.
     """
     bars = []
     for value in list(values)[-width:]:
-        if isinstance(value, int | float):
+        if value is None or math.isnan(value):
+            bars.append(" ")
+        else:
             share = min(max(float(value), 0.0), 1.0)
             bars.append(SPARKS[round(share * (len(SPARKS) - 1))])
-        else:
-            bars.append(" ")
     return "".join(bars)
 
 
-def categories(report: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    """The report's categories in their usual order."""
-    cats = report.get("categories") or {}
+def categories(summary: RunSummary) -> list[tuple[str, Category]]:
+    """The summary's categories in their usual order."""
+    cats = summary.categories
     names = [c for c in CATEGORY_ORDER if c in cats] + sorted(
         c for c in cats if c not in CATEGORY_ORDER
     )
     return [(name, cats[name]) for name in names]
 
 
-def events(report: Mapping[str, Any], action: str) -> list[Mapping[str, Any]]:
-    """The gate events that carry ``action``, in the order the gate raised them."""
-    gate = report.get("gate") or {}
-    return [e for e in gate.get("events") or [] if e.get("action") == action]
-
-
-def event_text(event: Mapping[str, Any]) -> str:
+def event_text(event: GateEvent) -> str:
     """``below_threshold: behavior 77.5% < 85%``."""
-    detail = str(event.get("detail") or "").strip()
-    name = str(event.get("event", "event"))
-    return f"{name}: {detail}" if detail else name
+    detail = event.detail.strip()
+    return f"{event.event}: {detail}" if detail else event.event
 
 
-def gate_reason(report: Mapping[str, Any]) -> str:
+def gate_reason(gate: Gate) -> str:
     """Why the gate decided as it did: its own reason, else the events that decided it."""
-    gate = report.get("gate") or {}
-    reason = gate.get("reason")
-    if isinstance(reason, str) and reason.strip():
-        return reason.strip()
-    deciding = events(report, "fail") if gate.get("verdict") == "fail" else []
+    if gate.reason.strip():
+        return gate.reason.strip()
+    deciding = gate.with_action("fail") if gate.verdict == "fail" else []
     return "; ".join(event_text(e) for e in deciding)
 
 
-def diagnosis_counts(report: Mapping[str, Any]) -> list[tuple[str, int]]:
+def diagnosis_counts(summary: RunSummary) -> list[tuple[str, int]]:
     """Non-zero diagnosis counts, behavior-bound first."""
-    counts = report.get("diagnosis") or {}
-    return [(d, int(counts[d])) for d in DIAGNOSIS_ORDER if counts.get(d)]
+    counts = summary.diagnosis
+    return [(d, counts[d]) for d in DIAGNOSIS_ORDER if counts.get(d)]
 
 
-def question_title(item: Mapping[str, Any]) -> str:
+def diagnosis_text(summary: RunSummary) -> str | None:
+    """``behavior 5 · hybrid 3 · knowledge 3 · error 2``; None when nothing was diagnosed."""
+    counts = diagnosis_counts(summary)
+    return " · ".join(f"{d} {n}" for d, n in counts) if counts else None
+
+
+def diagnosis_path(static: str, counterfactual: str) -> str:
+    """How a case's diagnosis was reached, ``static knowledge, counterfactual passed``: the
+    wording of every place that shows one case (pass the parts already escaped if need be)."""
+    return f"static {static}, counterfactual {counterfactual}"
+
+
+def question_title(answer: Answer) -> str:
     """A checklist answer's question: its own ``title``, else the checklist's wording for its
     ``key`` (or its number), else the key itself."""
-    title = item.get("title")
-    if isinstance(title, str) and title.strip():
-        return title.strip()
-    key = item.get("key")
-    question = item.get("question")
-    if key not in TITLES and isinstance(question, int) and 1 <= question <= len(KEYS):
+    if answer.title.strip():
+        return answer.title.strip()
+    key, question = answer.key, answer.question
+    if key not in TITLES and 1 <= question <= len(KEYS):
         key = KEYS[question - 1]
-    if isinstance(key, str) and key in TITLES:
+    if key in TITLES:
         return TITLES[key]
-    return str(key or f"question {question}")
+    return key or f"question {question}"
 
 
-def answer_word(answer: Any) -> str:
+def answer_word(answer: str) -> str:
     """``yes`` stays quiet; ``NO`` stands out; ``unknown`` says so."""
-    return {"yes": "yes", "no": "NO"}.get(str(answer), "unknown")
+    return {"yes": "yes", "no": "NO"}.get(answer, "unknown")
 
 
-def checklist_note(item: Mapping[str, Any], limit: int = 48) -> str | None:
-    """The short parenthetical of a checklist answer: its ``short`` (or ``note``) form, else (for
-    an answer that is not yes) the start of its evidence."""
-    for key in ("short", "note"):
-        short = item.get(key)
-        if isinstance(short, str) and short.strip():
-            return short.strip()
-    if item.get("answer") == "yes":
+def checklist_note(answer: Answer, limit: int = 48) -> str | None:
+    """The short parenthetical of a checklist answer: its ``note``, else (for an answer that is
+    not yes) the start of its evidence."""
+    if answer.note.strip():
+        return answer.note.strip()
+    if answer.answer == "yes":
         return None
-    evidence = str(item.get("evidence") or "").strip()
+    evidence = answer.evidence.strip()
     if not evidence:
         return None
     return evidence if len(evidence) <= limit else evidence[: limit - 1] + "…"
 
 
-def recommendation_text(rec: Mapping[str, Any]) -> str:
+def recommendation_text(rec: Recommendation) -> str:
     """The summary's own ``summary`` (``behavior-bound, stable -> fine-tune (LoRA/QLoRA): not
-    yet, question 3``); without one, only the label of the chosen cell."""
-    summary = rec.get("summary")
-    if isinstance(summary, str) and summary.strip():
-        return summary.strip()
-    cell = rec.get("cell")
-    if cell is None:
+    yet, question 3``); without one, only the headline of the chosen cell."""
+    if rec.summary.strip():
+        return rec.summary.strip()
+    if rec.cell is None:
         return "nothing failed: no change recommended"
-    return CELL_LABELS.get(str(cell), str(cell))
+    return cell_headline(rec.cell)
 
 
-def advice_text(rec: Mapping[str, Any]) -> str | None:
+def cell_headline(cell: str) -> str:
+    """A matrix cell as the checklist words it (``knowledge-bound, volatile -> RAG``)."""
+    return _HEADLINES.get(cell, cell)
+
+
+def advice_text(rec: Recommendation) -> str | None:
     """The summary's advice on the recommendation, if it gave any."""
-    advice = rec.get("advice")
-    return advice.strip() if isinstance(advice, str) and advice.strip() else None
+    return rec.advice.strip() or None
 
 
-def cell_counts_text(rec: Mapping[str, Any]) -> str:
+def cell_counts_text(rec: Recommendation) -> str:
     """Every cell's failure count, ``rag 2 · pretraining 1 · fine-tune 6 · prompt 2``."""
-    counts = rec.get("counts") or {}
+    counts = rec.counts
     names = [c for c in CELL_ORDER if c in counts] + sorted(
         c for c in counts if c not in CELL_ORDER
     )
     return " · ".join(f"{name} {counts[name]}" for name in names)
 
 
-def disagreement_texts(disagreements: Any) -> list[str]:
-    """``4 knowledge cases failed for behavior reasons``, from ``{kind: {diagnosis: n}}``
-    (a plain string or ``{key: n}`` is shown as it comes)."""
-    if not isinstance(disagreements, Mapping):
-        return []
+def disagreement_texts(disagreements: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """``4 knowledge cases failed for behavior reasons``, from ``{kind: {diagnosis: n}}``."""
     texts = []
-    for kind, value in disagreements.items():
-        if isinstance(value, Mapping):
-            for diagnosis, count in value.items():
-                if isinstance(count, int) and count:
-                    noun = "case" if count == 1 else "cases"
-                    texts.append(f"{count} {kind} {noun} failed for {diagnosis} reasons")
-        elif isinstance(value, str) and value.strip():
-            texts.append(value.strip())
-        elif isinstance(value, int) and not isinstance(value, bool) and value:
-            texts.append(f"{kind}: {value}")
+    for kind, counts in disagreements.items():
+        for diagnosis, count in counts.items():
+            if count:
+                noun = "case" if count == 1 else "cases"
+                texts.append(f"{count} {kind} {noun} failed for {diagnosis} reasons")
     return texts
 
 
-def counterfactual_text(report: Mapping[str, Any]) -> str | None:
+def counterfactual_text(counts: CounterfactualCounts) -> str | None:
     """``4 confirmed · 1 overturned``; None when no case was re-run."""
-    cf = report.get("counterfactual")
-    if not isinstance(cf, Mapping):
+    if not (counts.confirmed or counts.overturned or counts.run):
         return None
-    confirmed, overturned = cf.get("confirmed") or 0, cf.get("overturned") or 0
-    if not (confirmed or overturned or cf.get("run")):
-        return None
-    return f"{confirmed} confirmed · {overturned} overturned"
+    return f"{counts.confirmed} confirmed · {counts.overturned} overturned"

@@ -8,12 +8,13 @@ escaped like all report text, can neither add markup nor make the page call out.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from pytest_ragft.model import KINDS
+from pytest_ragft.model import KINDS, CaseRecord, RepeatRecord
 from pytest_ragft.report import fmt
 from pytest_ragft.report.escape import strip_control
+from pytest_ragft.runsummary import SCHEMA_VERSION, Category, Gate, RunSummary
 
 __all__ = ["CSP", "render_html"]
 
@@ -34,23 +35,23 @@ KIND_COLORS = {"knowledge": "#1d4ed8", "behavior": "#7e22ce"}
 # Chart geometry, in SVG user units.
 CHART_W, CHART_H = 520, 210
 PAD_L, PAD_R, PAD_T, PAD_B = 46, 14, 16, 32
+PLOT_W, PLOT_H = CHART_W - PAD_L - PAD_R, CHART_H - PAD_T - PAD_B
 
 
-def render_html(report: Mapping[str, Any]) -> str:
-    """One self-contained HTML page for a run summary (the dict the report schema validates)."""
-    suite = _text(report.get("suite")) or "ragft"
-    gate = _mapping(report.get("gate"))
-    verdict = _text(gate.get("verdict")) or "unknown"
+def render_html(summary: RunSummary) -> str:
+    """One self-contained HTML page for a run summary."""
+    suite = summary.suite or "ragft"
+    verdict = summary.gate.verdict or "unknown"
     body = [
-        _header(report, suite),
-        _verdict(gate),
-        _categories(report),
-        _trends(report),
-        _diagnosis(report),
-        _checklist(report),
-        _recommendation(report),
-        _cases(report),
-        _footer(report),
+        _header(summary, suite),
+        _verdict(summary.gate),
+        _categories(summary),
+        _trends(summary),
+        _diagnosis(summary),
+        _checklist(summary),
+        _recommendation(summary),
+        _cases(summary),
+        _footer(summary),
     ]
     return (
         "<!DOCTYPE html>\n"
@@ -78,23 +79,15 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: object) -> Sequence[Any]:
-    return value if isinstance(value, list | tuple) else ()
-
-
-def _change(value: object) -> str:
+def _change(value: float | None) -> str:
     """``fmt.points`` with its unit, and a real minus sign."""
     if fmt.number(value) is None:
         return "-"
     return f"{fmt.points(value)} pts".replace("-", "−")
 
 
-def _excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
-    text = strip_control(_text(value))
+def _excerpt(value: str, limit: int = EXCERPT_CHARS) -> str:
+    text = strip_control(value)
     if len(text) <= limit:
         return _e(text)
     return f'{_e(text[:limit])}<span class="cut">… ({len(text) - limit} more characters)</span>'
@@ -104,24 +97,22 @@ def _badge(label: object, cls: str) -> str:
     return f'<span class="badge {cls}">{_e(label)}</span>'
 
 
-def _token(value: object) -> str:
+def _token(text: str) -> str:
     """A class-name-safe form of an enum value (unknown values collapse to 'other')."""
-    text = _text(value)
     return text if text.replace("-", "").replace("_", "").isalnum() else "other"
 
 
 # -- sections -----------------------------------------------------------------------------------
 
 
-def _header(report: Mapping[str, Any], suite: str) -> str:
-    git = _mapping(report.get("git"))
-    ci = _mapping(report.get("ci"))
+def _header(summary: RunSummary, suite: str) -> str:
+    git, ci = summary.git, summary.ci
     facts: list[tuple[str, str]] = []
-    if report.get("run_id"):
-        facts.append(("run", f"<code>{_e(report['run_id'])}</code>"))
-    if report.get("started_at"):
-        facts.append(("started", _e(report["started_at"])))
-    duration = fmt.number(report.get("duration_s"))
+    if summary.run_id:
+        facts.append(("run", f"<code>{_e(summary.run_id)}</code>"))
+    if summary.started_at:
+        facts.append(("started", _e(summary.started_at)))
+    duration = fmt.number(summary.duration_s)
     if duration is not None:
         facts.append(("duration", f"{duration:.1f} s"))
     if git.get("branch"):
@@ -131,8 +122,8 @@ def _header(report: Mapping[str, Any], suite: str) -> str:
         facts.append(("commit", f"<code>{_e(_text(git['sha'])[:12])}</code>"))
     if git.get("pr") is not None:
         facts.append(("pull request", f"#{_e(git['pr'])}"))
-    if report.get("pipeline"):
-        facts.append(("pipeline", f"<code>{_e(report['pipeline'])}</code>"))
+    if summary.pipeline:
+        facts.append(("pipeline", f"<code>{_e(summary.pipeline)}</code>"))
     if ci.get("provider") or ci.get("run_url"):
         facts.append(("CI", _ci_link(ci)))
     items = "".join(f"<div><dt>{name}</dt><dd>{value}</dd></div>" for name, value in facts)
@@ -152,23 +143,18 @@ def _ci_link(ci: Mapping[str, Any]) -> str:
     return provider + (f" <code>{_e(url)}</code>" if url else "")
 
 
-def _verdict(gate: Mapping[str, Any]) -> str:
-    verdict = _text(gate.get("verdict")) or "unknown"
+def _verdict(gate: Gate) -> str:
+    verdict = gate.verdict or "unknown"
     cls = {"pass": "pass", "fail": "fail"}.get(verdict, "unknown")
-    reason = f'<p class="reason">{_e(gate["reason"])}</p>' if gate.get("reason") else ""
-    events = [_mapping(event) for event in _list(gate.get("events"))]
-    if events:
+    reason = f'<p class="reason">{_e(gate.reason)}</p>' if gate.reason else ""
+    if gate.events:
         rows = "".join(
             "<li>"
-            + _badge(event.get("action"), f"action-{_token(event.get('action'))}")
-            + f" <strong>{_e(event.get('event'))}</strong>"
-            + (
-                f' <span class="muted">({_e(event["category"])})</span>'
-                if event.get("category")
-                else ""
-            )
-            + f" {_e(event.get('detail'))}</li>"
-            for event in events
+            + _badge(event.action, f"action-{_token(event.action)}")
+            + f" <strong>{_e(event.event)}</strong>"
+            + (f' <span class="muted">({_e(event.category)})</span>' if event.category else "")
+            + f" {_e(event.detail)}</li>"
+            for event in gate.events
         )
         listing = f'<ul class="events">{rows}</ul>'
     else:
@@ -179,54 +165,50 @@ def _verdict(gate: Mapping[str, Any]) -> str:
     )
 
 
-def _categories(report: Mapping[str, Any]) -> str:
-    categories = _mapping(report.get("categories"))
-    table = _category_table(categories, "category")
+def _categories(summary: RunSummary) -> str:
+    table = _category_table(summary.categories, "category")
     if not table:
         table = '<p class="muted">No eval cases ran.</p>'
-    tags = _mapping(report.get("tags"))
+    tags = summary.tags
     tag_table = ""
     if tags:
         tag_table = f"<h3>By tag</h3>\n{_category_table(tags, 'tag')}"
     return f'<section id="categories">\n<h2>Pass rates</h2>\n{table}\n{tag_table}\n</section>'
 
 
-def _category_table(groups: Mapping[str, Any], label: str) -> str:
-    rows = []
-    for name, value in groups.items():
-        group = _mapping(value)
-        threshold = fmt.threshold_pct(group.get("threshold"))
-        if group.get("below_threshold"):
-            threshold += " " + _badge("below", "action-fail")
-        counts = [
-            f"{_e(group.get(key))} {key}"
-            for key in ("failed", "error", "skipped")
-            if fmt.number(group.get(key))
-        ]
-        notes = []
-        regression = group.get("regression")
-        if isinstance(regression, Mapping) and regression.get("detail"):
-            fires = bool(regression.get("fires", True))
-            badge = _badge("regression", "action-fail") + " " if fires else ""
-            notes.append(badge + _e(regression["detail"]))
-        elif regression:
-            notes.append(_badge("regression", "action-fail"))
-        if group.get("power_note"):
-            notes.append(_e(group["power_note"]))
-        rows.append(
-            "<tr>"
-            f'<th scope="row">{_e(name)}</th>'
-            f'<td class="num">{_e(group.get("passed"))}/{_e(group.get("total"))}'
-            + (f'<br><span class="muted small">{" · ".join(counts)}</span>' if counts else "")
-            + "</td>"
-            f'<td class="num rate">{fmt.pct(group.get("rate"))}</td>'
-            f'<td class="num">{fmt.ci_text(group.get("ci"))}</td>'
-            f'<td class="num">{threshold}</td>'
-            f'<td class="num">{fmt.pct(group.get("baseline"))}</td>'
-            f'<td class="num">{_change(group.get("change"))}</td>'
-            f'<td class="notes">{"<br>".join(notes)}</td>'
-            "</tr>"
-        )
+def _category_row(name: str, group: Category) -> str:
+    threshold = fmt.threshold_pct(group.threshold)
+    if group.below_threshold:
+        threshold += " " + _badge("below", "action-fail")
+    counted = (("failed", group.failed), ("error", group.error), ("skipped", group.skipped))
+    counts = [f"{_e(n)} {key}" for key, n in counted if n]
+    notes = []
+    regression = group.regression
+    if regression is not None and regression.detail:
+        badge = _badge("regression", "action-fail") + " " if regression.fires else ""
+        notes.append(badge + _e(regression.detail))
+    elif regression is not None:
+        notes.append(_badge("regression", "action-fail"))
+    if group.power_note:
+        notes.append(_e(group.power_note))
+    return (
+        "<tr>"
+        f'<th scope="row">{_e(name)}</th>'
+        f'<td class="num">{_e(group.passed)}/{_e(group.total)}'
+        + (f'<br><span class="muted small">{" · ".join(counts)}</span>' if counts else "")
+        + "</td>"
+        f'<td class="num rate">{fmt.pct(group.rate)}</td>'
+        f'<td class="num">{fmt.ci_text(group.ci)}</td>'
+        f'<td class="num">{threshold}</td>'
+        f'<td class="num">{fmt.pct(group.baseline)}</td>'
+        f'<td class="num">{_change(group.change)}</td>'
+        f'<td class="notes">{"<br>".join(notes)}</td>'
+        "</tr>"
+    )
+
+
+def _category_table(groups: Mapping[str, Category], label: str) -> str:
+    rows = [_category_row(name, group) for name, group in groups.items()]
     if not rows:
         return ""
     return (
@@ -238,11 +220,10 @@ def _category_table(groups: Mapping[str, Any], label: str) -> str:
     )
 
 
-def _trends(report: Mapping[str, Any]) -> str:
-    categories = _mapping(report.get("categories"))
+def _trends(summary: RunSummary) -> str:
     figures = [
-        _chart(str(kind), _mapping(value), _series(report, str(kind), _mapping(value)))
-        for kind, value in categories.items()
+        _chart(kind, category, _series(summary, kind, category))
+        for kind, category in summary.categories.items()
     ]
     if not figures:
         return ""
@@ -254,69 +235,70 @@ def _trends(report: Mapping[str, Any]) -> str:
     )
 
 
-def _series(
-    report: Mapping[str, Any], kind: str, category: Mapping[str, Any]
-) -> list[tuple[float | None, str]]:
+def _series(summary: RunSummary, kind: str, category: Category) -> list[tuple[float | None, str]]:
     """(rate, tooltip) per run: the history when it has this category, else the category's trend,
     else this run alone."""
-    history = [_mapping(run) for run in _list(report.get("history"))]
     from_history = []
-    for index, run in enumerate(history, start=1):
-        rate = fmt.number(_mapping(run.get("rates")).get(kind))
-        where = " · ".join(
-            _text(part)
-            for part in (run.get("started_at"), run.get("branch"), run.get("run_id"))
-            if part
-        )
+    for index, run in enumerate(summary.history, start=1):
+        rate = fmt.number(run.rates.get(kind))
+        where = " · ".join(part for part in (run.started_at, run.branch, run.run_id) if part)
         from_history.append((rate, f"run {index}: {where}" if where else f"run {index}"))
     if any(rate is not None for rate, _ in from_history):
         return from_history
-    trend = _list(category.get("trend"))
+    trend = category.trend
     if trend:
         return [
             (fmt.number(rate), f"run {i} of {len(trend)}") for i, rate in enumerate(trend, start=1)
         ]
-    return [(fmt.number(category.get("rate")), "this run")]
+    return [(fmt.number(category.rate), "this run")]
 
 
-def _chart(kind: str, category: Mapping[str, Any], series: list[tuple[float | None, str]]) -> str:
-    """Hand-drawn inline SVG: a plotting library would be a heavy dependency for a polyline,
-    a few circles and two reference lines, and could not promise a page that fetches nothing."""
-    plot_w = CHART_W - PAD_L - PAD_R
-    plot_h = CHART_H - PAD_T - PAD_B
-    count = len(series)
+def _y_at(rate: float) -> float:
+    return PAD_T + PLOT_H * (1 - min(1.0, max(0.0, rate)))
 
-    def x_at(index: int) -> float:
-        return PAD_L + (plot_w / 2 if count == 1 else plot_w * index / (count - 1))
 
-    def y_at(rate: float) -> float:
-        return PAD_T + plot_h * (1 - min(1.0, max(0.0, rate)))
+def _x_at(index: int, count: int) -> float:
+    return PAD_L + (PLOT_W / 2 if count == 1 else PLOT_W * index / (count - 1))
 
-    parts: list[str] = []
+
+def _grid() -> list[str]:
+    parts = []
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
-        y = y_at(tick)
+        y = _y_at(tick)
         parts.append(
             f'<line class="grid" x1="{PAD_L}" y1="{y:.1f}" x2="{CHART_W - PAD_R}" y2="{y:.1f}"/>'
             f'<text class="axis" x="{PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end">'
             f"{tick * 100:.0f}%</text>"
         )
-    baseline = fmt.number(category.get("baseline"))
+    return parts
+
+
+def _reference_lines(category: Category) -> list[str]:
+    """The dotted baseline and the dashed threshold, each with its label."""
+    parts = []
+    baseline = fmt.number(category.baseline)
     if baseline is not None:
-        y = y_at(baseline)
+        y = _y_at(baseline)
         parts.append(
             f'<line class="baseline" x1="{PAD_L}" y1="{y:.1f}" x2="{CHART_W - PAD_R}" '
             f'y2="{y:.1f}"/><text class="ref" x="{PAD_L + 4}" y="{y - 4:.1f}">'
             f"baseline {fmt.pct(baseline)}</text>"
         )
-    threshold = fmt.number(category.get("threshold"))
+    threshold = fmt.number(category.threshold)
     if threshold is not None:
-        y = y_at(threshold)
+        y = _y_at(threshold)
         parts.append(
             f'<line class="threshold" x1="{PAD_L}" y1="{y:.1f}" x2="{CHART_W - PAD_R}" '
             f'y2="{y:.1f}"/><text class="ref threshold-label" x="{CHART_W - PAD_R - 4}" '
             f'y="{y - 4:.1f}" text-anchor="end">threshold {fmt.threshold_pct(threshold)}</text>'
         )
-    # One polyline per unbroken stretch of runs: a run without this category leaves a gap.
+    return parts
+
+
+def _marks(series: list[tuple[float | None, str]]) -> tuple[list[str], list[str]]:
+    """The polylines and the markers: one polyline per unbroken stretch of runs, so a run
+    without this category leaves a gap; the current run's marker is the larger one."""
+    count = len(series)
     stretch: list[str] = []
     lines: list[str] = []
     markers: list[str] = []
@@ -326,7 +308,7 @@ def _chart(kind: str, category: Mapping[str, Any], series: list[tuple[float | No
                 lines.append(" ".join(stretch))
             stretch = []
             continue
-        x, y = x_at(index), y_at(rate)
+        x, y = _x_at(index, count), _y_at(rate)
         stretch.append(f"{x:.1f},{y:.1f}")
         current = " current" if index == count - 1 else ""
         radius = 5 if current else 3.5
@@ -336,21 +318,29 @@ def _chart(kind: str, category: Mapping[str, Any], series: list[tuple[float | No
         )
     if stretch:
         lines.append(" ".join(stretch))
-    parts.extend(f'<polyline class="line" points="{points}"/>' for points in lines)
-    parts.extend(markers)
-    if count > 1:
+    return [f'<polyline class="line" points="{points}"/>' for points in lines], markers
+
+
+def _x_labels(series: list[tuple[float | None, str]]) -> str:
+    if len(series) > 1:
         first, last = series[0][1], series[-1][1]
-        parts.append(
+        return (
             f'<text class="axis" x="{PAD_L}" y="{CHART_H - 10}">'
             f"{_e(_short_label(first))}</text>"
             f'<text class="axis" x="{CHART_W - PAD_R}" y="{CHART_H - 10}" text-anchor="end">'
             f"{_e(_short_label(last))}</text>"
         )
-    else:
-        parts.append(
-            f'<text class="axis" x="{PAD_L + plot_w / 2:.1f}" y="{CHART_H - 10}" '
-            'text-anchor="middle">this run only</text>'
-        )
+    return (
+        f'<text class="axis" x="{PAD_L + PLOT_W / 2:.1f}" y="{CHART_H - 10}" '
+        'text-anchor="middle">this run only</text>'
+    )
+
+
+def _chart(kind: str, category: Category, series: list[tuple[float | None, str]]) -> str:
+    """Hand-drawn inline SVG: a plotting library would be a heavy dependency for a polyline,
+    a few circles and two reference lines, and could not promise a page that fetches nothing."""
+    lines, markers = _marks(series)
+    parts = [*_grid(), *_reference_lines(category), *lines, *markers, _x_labels(series)]
     color = KIND_COLORS.get(kind, "#0f766e")
     points = len(markers)
     return (
@@ -370,24 +360,21 @@ def _short_label(label: str) -> str:
     return head[:10] if head[:4].isdigit() else label
 
 
-def _diagnosis(report: Mapping[str, Any]) -> str:
-    counts = _mapping(report.get("diagnosis"))
+def _diagnosis(summary: RunSummary) -> str:
+    counts = summary.diagnosis
     chips = " ".join(
         f'<span class="chip diag-{name}"><strong>{_e(counts.get(name, 0))}</strong> {name}</span>'
         for name in fmt.DIAGNOSIS_ORDER
     )
-    lines = []
-    counterfactual = _mapping(report.get("counterfactual"))
-    if counterfactual:
-        lines.append(
-            f"Counterfactual re-runs with the gold passages: {_e(counterfactual.get('run', 0))}; "
-            f"they confirmed {_e(counterfactual.get('confirmed', 0))} static diagnoses and "
-            f"overturned {_e(counterfactual.get('overturned', 0))}."
-        )
-    lines.extend(_e(text) for text in fmt.disagreement_texts(report.get("disagreements")))
-    flaky = [_text(case_id) for case_id in _list(report.get("flaky"))]
-    if flaky:
-        lines.append("Flaky cases: " + ", ".join(f"<code>{_e(c)}</code>" for c in flaky))
+    cf = summary.counterfactual
+    lines = [
+        f"Counterfactual re-runs with the gold passages: {_e(cf.run)}; "
+        f"they confirmed {_e(cf.confirmed)} static diagnoses and "
+        f"overturned {_e(cf.overturned)}."
+    ]
+    lines.extend(_e(text) for text in fmt.disagreement_texts(summary.disagreements))
+    if summary.flaky:
+        lines.append("Flaky cases: " + ", ".join(f"<code>{_e(c)}</code>" for c in summary.flaky))
     notes = "".join(f"<li>{line}</li>" for line in lines)
     return (
         '<section id="diagnosis">\n<h2>Failures diagnosed</h2>\n'
@@ -397,17 +384,16 @@ def _diagnosis(report: Mapping[str, Any]) -> str:
     )
 
 
-def _checklist(report: Mapping[str, Any]) -> str:
+def _checklist(summary: RunSummary) -> str:
     items = []
-    for value in _list(report.get("checklist")):
-        answer = _mapping(value)
+    for answer in summary.checklist:
         title = fmt.question_title(answer)
-        word = _text(answer.get("answer")) or "unknown"
+        word = answer.answer or "unknown"
         items.append(
             "<li>"
-            f'<span class="qnum">{_e(answer.get("question"))}</span>'
+            f'<span class="qnum">{_e(answer.question)}</span>'
             f'<div><p class="question">{_e(title)} {_badge(word, "answer-" + _token(word))}</p>'
-            f'<p class="evidence">{_e(answer.get("evidence"))}</p></div></li>'
+            f'<p class="evidence">{_e(answer.evidence)}</p></div></li>'
         )
     listing = (
         f'<ol class="checklist">{"".join(items)}</ol>'
@@ -421,18 +407,17 @@ def _checklist(report: Mapping[str, Any]) -> str:
     )
 
 
-def _recommendation(report: Mapping[str, Any]) -> str:
-    rec = _mapping(report.get("recommendation"))
-    cell = rec.get("cell")
-    counts = _mapping(rec.get("counts"))
+def _recommendation(summary: RunSummary) -> str:
+    rec = summary.recommendation
+    counts = rec.counts
     headline = _e(fmt.arrows(fmt.recommendation_text(rec)))
     advice_text = fmt.advice_text(rec)
     advice = f'<p class="advice">{_e(advice_text)}</p>' if advice_text else ""
     rows = []
     for row_label, cells in fmt.MATRIX:
         tds = "".join(
-            f'<td class="{"chosen" if name == cell else ""}">'
-            f"{_e(fmt.arrows(fmt.CELL_LABELS[name]))}<br>"
+            f'<td class="{"chosen" if name == rec.cell else ""}">'
+            f"{_e(fmt.arrows(fmt.cell_headline(name)))}<br>"
             f"<strong>{_e(counts.get(name, 0))}</strong> "
             f'<span class="muted small">failure{"" if counts.get(name) == 1 else "s"}</span></td>'
             for name in cells
@@ -450,12 +435,8 @@ def _recommendation(report: Mapping[str, Any]) -> str:
     )
 
 
-def _cases(report: Mapping[str, Any]) -> str:
-    failed = [
-        _mapping(case)
-        for case in _list(report.get("cases"))
-        if _mapping(case).get("outcome") in ("failed", "error")
-    ]
+def _cases(summary: RunSummary) -> str:
+    failed = summary.failed_cases
     if not failed:
         return (
             '<section id="cases">\n<h2>Failed cases</h2>\n'
@@ -484,99 +465,96 @@ def _cases(report: Mapping[str, Any]) -> str:
     )
 
 
-def _case(case: Mapping[str, Any]) -> str:
-    kind = _text(case.get("kind"))
-    diagnosis = _text(case.get("diagnosis")) or "none"
-    outcome = _text(case.get("outcome"))
-    ratio = fmt.number(case.get("pass_ratio"))
-    head = (
-        f'<h3 class="case-id"><code>{_e(case.get("id"))}</code></h3>'
-        + _badge(f"{kind} case", "kind")
+def _case_head(case: CaseRecord, diagnosis: str) -> str:
+    ratio = fmt.number(case.pass_ratio)
+    return (
+        f'<h3 class="case-id"><code>{_e(case.id)}</code></h3>'
+        + _badge(f"{case.kind} case", "kind")
         + _badge(f"diagnosed {diagnosis}", f"diag-{_token(diagnosis)}")
-        + _badge(outcome, f"outcome-{_token(outcome)}")
+        + _badge(case.outcome, f"outcome-{_token(case.outcome)}")
         + (
             f'<span class="muted small">passed {fmt.pct(ratio, 0)} of repeats</span>'
             if ratio is not None
             else ""
         )
     )
-    blocks = [f'<header class="case-head">{head}</header>']
-    static = case.get("static_diagnosis")
-    counterfactual = case.get("counterfactual")
-    if counterfactual or (static and static != case.get("diagnosis")):
+
+
+def _case_facts(case: CaseRecord) -> str:
+    """Where the case lives, its tags, its signal and its facts, as a definition list."""
+    where = case.nodeid or case.source
+    details = []
+    if where:
+        details.append(f"<dt>where</dt><dd><code>{_e(where)}</code></dd>")
+    if case.tags:
+        details.append(f"<dt>tags</dt><dd>{_e(', '.join(case.tags))}</dd>")
+    if case.volatile:
+        details.append("<dt>signal</dt><dd>volatile</dd>")
+    if case.facts:
+        details.append(
+            "<dt>facts</dt><dd>" + " · ".join(f"<q>{_e(f)}</q>" for f in case.facts) + "</dd>"
+        )
+    return f'<dl class="case-meta">{"".join(details)}</dl>' if details else ""
+
+
+def _case(case: CaseRecord) -> str:
+    diagnosis = case.diagnosis or "none"
+    blocks = [f'<header class="case-head">{_case_head(case, diagnosis)}</header>']
+    static, counterfactual = case.static_diagnosis, case.counterfactual
+    if counterfactual or (static and static != case.diagnosis):
         path = [f"static <strong>{_e(static or 'none')}</strong>"]
         if counterfactual:
             path.append(f"counterfactual with gold passages <strong>{_e(counterfactual)}</strong>")
         path.append(f"final <strong>{_e(diagnosis)}</strong>")
         blocks.append(f'<p class="path">{" → ".join(path)}</p>')
-    where = case.get("nodeid") or case.get("source")
-    details = []
-    if where:
-        details.append(f"<dt>where</dt><dd><code>{_e(where)}</code></dd>")
-    tags = [_text(t) for t in _list(case.get("tags"))]
-    if tags:
-        details.append(f"<dt>tags</dt><dd>{_e(', '.join(tags))}</dd>")
-    if case.get("volatile"):
-        details.append("<dt>signal</dt><dd>volatile</dd>")
-    facts = [_text(f) for f in _list(case.get("facts"))]
+    facts = _case_facts(case)
     if facts:
-        details.append(
-            "<dt>facts</dt><dd>" + " · ".join(f"<q>{_e(f)}</q>" for f in facts) + "</dd>"
-        )
-    if details:
-        blocks.append(f'<dl class="case-meta">{"".join(details)}</dl>')
-    if case.get("input"):
-        blocks.append(
-            f'<p class="label">input</p><pre class="input">{_excerpt(case["input"])}</pre>'
-        )
-    messages = [_text(m) for m in _list(case.get("messages"))]
-    if messages:
+        blocks.append(facts)
+    if case.input:
+        blocks.append(f'<p class="label">input</p><pre class="input">{_excerpt(case.input)}</pre>')
+    if case.messages:
         blocks.append(
             '<p class="label">checks</p><ul class="messages">'
-            + "".join(f"<li>{_e(m)}</li>" for m in messages)
+            + "".join(f"<li>{_e(m)}</li>" for m in case.messages)
             + "</ul>"
         )
-    repeats = [_mapping(r) for r in _list(case.get("repeats"))]
-    for repeat in repeats:
-        blocks.append(_repeat(repeat, len(repeats)))
+    for repeat in case.repeats:
+        blocks.append(_repeat(repeat, len(case.repeats)))
     return (
-        f'<article class="case" data-kind="{_e(kind)}" data-diagnosis="{_e(diagnosis)}" '
-        f'data-outcome="{_e(outcome)}">\n' + "\n".join(blocks) + "\n</article>"
+        f'<article class="case" data-kind="{_e(case.kind)}" data-diagnosis="{_e(diagnosis)}" '
+        f'data-outcome="{_e(case.outcome)}">\n' + "\n".join(blocks) + "\n</article>"
     )
 
 
-def _repeat(repeat: Mapping[str, Any], count: int) -> str:
-    outcome = _text(repeat.get("outcome"))
-    latency = fmt.number(repeat.get("latency_s"))
-    title = f"answer, repeat {_e(repeat.get('repeat'))} of {count}" if count > 1 else "answer"
-    title += f" · {_e(outcome)}"
+def _repeat(repeat: RepeatRecord, count: int) -> str:
+    latency = fmt.number(repeat.latency_s)
+    title = f"answer, repeat {_e(repeat.repeat)} of {count}" if count > 1 else "answer"
+    title += f" · {_e(repeat.outcome)}"
     if latency is not None:
         title += f" · {latency:.2f} s"
     parts = [f'<p class="label">{title}</p>']
-    if count > 1:
-        messages = [_text(m) for m in _list(repeat.get("messages"))]
-        if messages:
-            parts.append(
-                '<ul class="messages">' + "".join(f"<li>{_e(m)}</li>" for m in messages) + "</ul>"
-            )
-    if repeat.get("error"):
-        parts.append(f'<pre class="error">{_excerpt(repeat["error"])}</pre>')
-    answer = repeat.get("answer")
-    if answer is not None:
-        parts.append(f'<pre class="answer">{_excerpt(answer)}</pre>')
-    elif not repeat.get("error"):
+    if count > 1 and repeat.messages:
+        parts.append(
+            '<ul class="messages">'
+            + "".join(f"<li>{_e(m)}</li>" for m in repeat.messages)
+            + "</ul>"
+        )
+    if repeat.error:
+        parts.append(f'<pre class="error">{_excerpt(repeat.error)}</pre>')
+    if repeat.answer is not None:
+        parts.append(f'<pre class="answer">{_excerpt(repeat.answer)}</pre>')
+    elif not repeat.error:
         parts.append('<p class="muted small">no answer recorded</p>')
     return '<div class="repeat">' + "".join(parts) + "</div>"
 
 
-def _footer(report: Mapping[str, Any]) -> str:
-    version = report.get("plugin_version")
+def _footer(summary: RunSummary) -> str:
+    version = summary.plugin_version
     made = f"pytest-ragft {_e(version)}" if version else "pytest-ragft"
-    schema = report.get("schema_version")
     return (
         f'<footer class="foot">Generated by {made}'
-        + (f" · report schema {_e(schema)}" if schema is not None else "")
-        + " · self-contained: this page loads nothing from the network.</footer>"
+        f" · report schema {_e(SCHEMA_VERSION)}"
+        " · self-contained: this page loads nothing from the network.</footer>"
     )
 
 

@@ -7,11 +7,12 @@ Everything from a case (ids, inputs, answers, check messages) is untrusted and g
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
+from pytest_ragft.model import CaseRecord
 from pytest_ragft.report import fmt
 from pytest_ragft.report.escape import escape_html, escape_md
+from pytest_ragft.runsummary import GateEvent, RunSummary
 
 MARKER_PREFIX = "<!-- ragft:report suite="
 DEFAULT_LIMIT = 65_000
@@ -40,8 +41,8 @@ def report_marker(suite: str) -> str:
     return f"{MARKER_PREFIX}{name} -->"
 
 
-def _category_table(report: Mapping[str, Any]) -> list[str]:
-    cats = fmt.categories(report)
+def _category_table(summary: RunSummary) -> list[str]:
+    cats = fmt.categories(summary)
     if not cats:
         return ["No eval cases ran."]
     lines = [
@@ -49,28 +50,28 @@ def _category_table(report: Mapping[str, Any]) -> list[str]:
         "|---|--:|--:|:-:|--:|--:|--:|---|",
     ]
     for name, cat in cats:
-        threshold = fmt.threshold_pct(cat.get("threshold"))
-        if cat.get("below_threshold"):
+        threshold = fmt.threshold_pct(cat.threshold)
+        if cat.below_threshold:
             threshold += " ❌"
-        change = fmt.points(cat.get("change"))
-        if cat.get("regression"):
+        change = fmt.points(cat.change)
+        if cat.regression is not None:
             change += " 📉 regression"
-        trend = fmt.sparkline(cat.get("trend") or [])
+        trend = fmt.sparkline(cat.trend)
         cells = [
             escape_md(name, limit=60),
-            f"{cat.get('passed', 0)}/{cat.get('total', 0)}",
-            fmt.pct(cat.get("rate")),
-            fmt.ci_text(cat.get("ci")),
+            f"{cat.passed}/{cat.total}",
+            fmt.pct(cat.rate),
+            fmt.ci_text(cat.ci),
             threshold,
-            fmt.pct(cat.get("baseline")),
+            fmt.pct(cat.baseline),
             change,
             f"`{trend}`" if trend.strip() else "",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     notes = []
     for name, cat in cats:
-        note = cat.get("power_note")
-        if isinstance(note, str) and note.strip():
+        note = cat.power_note
+        if note is not None and note.strip():
             text = escape_md(note.strip(), limit=_TEXT_CHARS)
             notes.append(
                 f"- ℹ️ {text}" if note.startswith(name) else f"- ℹ️ {escape_md(name)}: {text}"
@@ -80,9 +81,9 @@ def _category_table(report: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _tag_table(report: Mapping[str, Any]) -> list[str]:
-    tags = report.get("tags")
-    if not isinstance(tags, Mapping) or not tags:
+def _tag_table(summary: RunSummary) -> list[str]:
+    tags = summary.tags
+    if not tags:
         return []
     lines = [
         "<details><summary>By tag</summary>",
@@ -94,63 +95,62 @@ def _tag_table(report: Mapping[str, Any]) -> list[str]:
     for name in names[:30]:
         cat = tags[name]
         lines.append(
-            f"| {escape_md(str(name), limit=60)} | {cat.get('passed', 0)}/{cat.get('total', 0)} "
-            f"| {fmt.pct(cat.get('rate'))} | {fmt.ci_text(cat.get('ci'))} |"
+            f"| {escape_md(name, limit=60)} | {cat.passed}/{cat.total} "
+            f"| {fmt.pct(cat.rate)} | {fmt.ci_text(cat.ci)} |"
         )
     if len(names) > 30:
         lines += ["", f"...and {len(names) - 30} more tags (see the JSON report)"]
     return [*lines, "", "</details>"]
 
 
-def _event_line(icon: str, event: Mapping[str, Any]) -> str:
-    detail = escape_md(str(event.get("detail", "")), limit=_TEXT_CHARS)
-    return f"- {icon} **{escape_md(str(event.get('event')))}**: {detail}"
+def _event_line(icon: str, event: GateEvent) -> str:
+    detail = escape_md(event.detail, limit=_TEXT_CHARS)
+    return f"- {icon} **{escape_md(event.event)}**: {detail}"
 
 
-def _gate(report: Mapping[str, Any]) -> list[str]:
+def _gate(summary: RunSummary) -> list[str]:
     """The verdict, headed by the events that decided it or that the team must see."""
-    gate = report.get("gate") or {}
-    failed = gate.get("verdict") == "fail"
-    suite = escape_md(str(report.get("suite", "")), limit=100)
+    gate = summary.gate
+    failed = gate.verdict == "fail"
+    suite = escape_md(summary.suite, limit=100)
     verdict = "❌ ragft gate: FAIL" if failed else "✅ ragft gate: PASS"
     lines = [f"## {verdict} · {suite}", ""]
-    heading = [_event_line("❌", e) for e in fmt.events(report, "fail")[:20]]
-    heading += [_event_line("💬", e) for e in fmt.events(report, "comment")[:20]]
+    heading = [_event_line("❌", e) for e in gate.with_action("fail")[:20]]
+    heading += [_event_line("💬", e) for e in gate.with_action("comment")[:20]]
     lines += heading
-    reason = gate.get("reason")
-    deciding = "; ".join(fmt.event_text(e) for e in fmt.events(report, "fail"))
-    if isinstance(reason, str) and reason.strip() and reason.strip() != deciding:
+    reason = gate.reason.strip()
+    deciding = "; ".join(fmt.event_text(e) for e in gate.with_action("fail"))
+    if reason and reason != deciding:
         if heading:
             lines.append("")
-        lines.append(f"**Why:** {escape_md(reason.strip(), limit=_TEXT_CHARS)}")
+        lines.append(f"**Why:** {escape_md(reason, limit=_TEXT_CHARS)}")
     elif not heading:
         lines.append("No gate event fired.")
-    non_eval = gate.get("non_eval_failed")
-    if isinstance(non_eval, int) and non_eval:
+    non_eval = gate.non_eval_failed
+    if non_eval:
         lines += ["", f"{non_eval} non-eval test{'s' if non_eval != 1 else ''} failed."]
-    warnings = fmt.events(report, "warn")
+    warnings = gate.with_action("warn")
     if warnings:
         lines += ["", "⚠️ Warnings:", ""]
         lines += [_event_line("⚠️", e) for e in warnings[:20]]
     return lines
 
 
-def _diagnosis(report: Mapping[str, Any]) -> list[str]:
+def _diagnosis(summary: RunSummary) -> list[str]:
     lines = []
-    counts = fmt.diagnosis_counts(report)
+    counts = fmt.diagnosis_text(summary)
     if counts:
-        lines.append("**Failures diagnosed:** " + " · ".join(f"{d} {n}" for d, n in counts))
-    cf = fmt.counterfactual_text(report)
+        lines.append(f"**Failures diagnosed:** {counts}")
+    cf = fmt.counterfactual_text(summary.counterfactual)
     if cf:
         lines.append(f"**Counterfactual re-runs:** {cf}")
-    for text in fmt.disagreement_texts(report.get("disagreements")):
+    for text in fmt.disagreement_texts(summary.disagreements):
         lines.append(f"**Kind vs diagnosis:** {escape_md(text, limit=_TEXT_CHARS)}")
     return [line + "  " if i < len(lines) - 1 else line for i, line in enumerate(lines)]
 
 
-def _checklist(report: Mapping[str, Any]) -> list[str]:
-    items = report.get("checklist") or []
-    if not items:
+def _checklist(summary: RunSummary) -> list[str]:
+    if not summary.checklist:
         return []
     lines = [
         "### Fine-tuning readiness",
@@ -158,17 +158,16 @@ def _checklist(report: Mapping[str, Any]) -> list[str]:
         "| # | question | answer | evidence |",
         "|--:|---|---|---|",
     ]
-    for item in items:
-        number = item.get("question")
+    for item in summary.checklist:
         title = fmt.question_title(item)
-        answer = _ANSWER_ICON.get(str(item.get("answer")), "❔ unknown")
-        evidence = escape_md(str(item.get("evidence", "")), limit=_TEXT_CHARS)
-        lines.append(f"| {number} | {escape_md(title, limit=200)} | {answer} | {evidence} |")
+        answer = _ANSWER_ICON.get(item.answer, "❔ unknown")
+        evidence = escape_md(item.evidence, limit=_TEXT_CHARS)
+        lines.append(f"| {item.question} | {escape_md(title, limit=200)} | {answer} | {evidence} |")
     return lines
 
 
-def _recommendation(report: Mapping[str, Any]) -> list[str]:
-    rec = report.get("recommendation") or {}
+def _recommendation(summary: RunSummary) -> list[str]:
+    rec = summary.recommendation
     text = escape_md(fmt.arrows(fmt.recommendation_text(rec)), limit=300)
     lines = [f"**Recommendation:** {text}"]
     counts = fmt.cell_counts_text(rec)
@@ -180,19 +179,19 @@ def _recommendation(report: Mapping[str, Any]) -> list[str]:
     return [line + "  " if i < len(lines) - 1 else line for i, line in enumerate(lines)]
 
 
-def _flaky(report: Mapping[str, Any]) -> list[str]:
-    flaky = report.get("flaky") or []
+def _flaky(summary: RunSummary) -> list[str]:
+    flaky = summary.flaky
     if not flaky:
         return []
-    shown = ", ".join(f"**{escape_md(str(c), limit=100)}**" for c in flaky[:30])
+    shown = ", ".join(f"**{escape_md(c, limit=100)}**" for c in flaky[:30])
     more = f" ...and {len(flaky) - 30} more" if len(flaky) > 30 else ""
     return [f"**Flaky cases** (outcome changes between runs or repeats): {shown}{more}"]
 
 
-def _footer(report: Mapping[str, Any]) -> str:
-    git = report.get("git") or {}
-    parts = [f"suite {escape_md(str(report.get('suite', '')), limit=100)}"]
-    parts.append(f"run {escape_md(str(report.get('run_id', '')), limit=80)}")
+def _footer(summary: RunSummary) -> str:
+    git = summary.git
+    parts = [f"suite {escape_md(summary.suite, limit=100)}"]
+    parts.append(f"run {escape_md(summary.run_id, limit=80)}")
     sha = git.get("sha")
     if sha:
         where = f"commit {escape_md(str(sha)[:12])}"
@@ -201,40 +200,40 @@ def _footer(report: Mapping[str, Any]) -> str:
         parts.append(where)
     elif git.get("branch"):
         parts.append(f"branch {escape_md(str(git['branch']), limit=100)}")
-    url = (report.get("ci") or {}).get("run_url")
+    url = summary.ci.get("run_url")
     if isinstance(url, str) and url:
         parts.append(f"[CI run]({url})" if _SAFE_URL.fullmatch(url) else escape_md(url, limit=200))
-    version = report.get("plugin_version")
-    tool = f"pytest-ragft {escape_md(str(version), limit=40)}" if version else "pytest-ragft"
+    version = summary.plugin_version
+    tool = f"pytest-ragft {escape_md(version, limit=40)}" if version else "pytest-ragft"
     return "\n---\n" + f"{tool} · " + " · ".join(parts) + "\n"
 
 
-def _pass_text(case: Mapping[str, Any]) -> str:
-    ratio = case.get("pass_ratio")
-    repeats = case.get("repeats") or []
-    text = f"pass ratio {fmt.pct(ratio, 0)}" if isinstance(ratio, int | float) else "no pass ratio"
+def _pass_text(case: CaseRecord) -> str:
+    ratio = case.pass_ratio
+    repeats = case.repeats
+    text = f"pass ratio {fmt.pct(ratio, 0)}" if ratio is not None else "no pass ratio"
     if len(repeats) > 1:
         text += f" over {len(repeats)} repeats"
     return text
 
 
-def _case_block(case: Mapping[str, Any]) -> str:
+def _case_block(case: CaseRecord) -> str:
     """One failed case: id, kind, outcome, pass ratio, the diagnosis path, messages, an excerpt."""
     head = (
-        f"**{escape_md(str(case.get('id', '')), limit=200)}** · {escape_md(str(case.get('kind')))}"
-        f" · {escape_md(str(case.get('outcome')))} · {_pass_text(case)}"
+        f"**{escape_md(case.id, limit=200)}** · {escape_md(case.kind)}"
+        f" · {escape_md(case.outcome)} · {_pass_text(case)}"
     )
-    static, cf = case.get("static_diagnosis"), case.get("counterfactual")
-    if cf:
-        head += f" · static {escape_md(str(static))}, counterfactual {escape_md(str(cf))}"
+    if case.counterfactual:
+        path = fmt.diagnosis_path(
+            escape_md(str(case.static_diagnosis)), escape_md(case.counterfactual)
+        )
+        head += f" · {path}"
     lines = [head + "  "]
-    source = case.get("source")
-    if isinstance(source, str) and source:
-        lines[0] = f"{head} · {escape_md(source, limit=200)}  "
-    text_input = case.get("input")
-    if isinstance(text_input, str) and text_input.strip():
-        lines.append(f"Input: {escape_md(text_input, limit=200)}")
-    messages = [str(m) for m in case.get("messages") or []]
+    if case.source:
+        lines[0] = f"{head} · {escape_md(case.source, limit=200)}  "
+    if case.input.strip():
+        lines.append(f"Input: {escape_md(case.input, limit=200)}")
+    messages = case.messages
     if messages:
         lines.append("")
         lines += [
@@ -243,13 +242,12 @@ def _case_block(case: Mapping[str, Any]) -> str:
         ]
         if len(messages) > _MAX_MESSAGES:
             lines.append(f"- ...and {len(messages) - _MAX_MESSAGES} more messages")
-    repeats = case.get("repeats") or []
-    last = repeats[-1] if repeats else {}
-    error, answer = last.get("error"), last.get("answer")
-    if isinstance(error, str) and error.strip():
+    last = case.repeats[-1] if case.repeats else None
+    error, answer = (last.error, last.answer) if last is not None else (None, None)
+    if error is not None and error.strip():
         excerpt = escape_html(error.strip(), limit=_EXCERPT_CHARS, max_lines=_EXCERPT_LINES)
         lines += ["", f"<pre>error: {excerpt}</pre>"]
-    if isinstance(answer, str) and answer.strip():
+    if answer is not None and answer.strip():
         excerpt = escape_html(answer.strip(), limit=_EXCERPT_CHARS, max_lines=_EXCERPT_LINES)
         lines += ["", f"<pre>{excerpt}</pre>"]
     return "\n".join(lines) + "\n\n"
@@ -264,14 +262,13 @@ def _group_open(diagnosis: str, count: int) -> str:
 _GROUP_CLOSE = "</details>\n\n"
 
 
-def _failed_cases(cases: Sequence[Mapping[str, Any]], budget: int) -> str:
+def _failed_cases(failing: Sequence[CaseRecord], budget: int) -> str:
     """The failed and errored cases grouped by diagnosis, as many as fit in ``budget``."""
-    failing = [c for c in cases if c.get("outcome") in ("failed", "error")]
     if not failing:
         return ""
-    groups: dict[str, list[Mapping[str, Any]]] = {}
+    groups: dict[str, list[CaseRecord]] = {}
     for case in failing:
-        groups.setdefault(str(case.get("diagnosis") or "undiagnosed"), []).append(case)
+        groups.setdefault(case.diagnosis or "undiagnosed", []).append(case)
     order = [d for d in fmt.DIAGNOSIS_ORDER if d in groups] + sorted(
         d for d in groups if d not in fmt.DIAGNOSIS_ORDER
     )
@@ -307,25 +304,25 @@ def _join(*sections: list[str]) -> str:
     return "\n\n".join("\n".join(s) for s in sections if s) + "\n\n"
 
 
-def render_markdown(report: Mapping[str, Any], *, limit: int = DEFAULT_LIMIT) -> str:
-    """The report as Markdown, marker first, never longer than ``limit`` characters."""
-    marker = report_marker(str(report.get("suite", "")))
+def render_markdown(summary: RunSummary, *, limit: int = DEFAULT_LIMIT) -> str:
+    """The summary as Markdown, marker first, never longer than ``limit`` characters."""
+    marker = report_marker(summary.suite)
     head = (
         marker
         + "\n"
         + _join(
-            _gate(report),
-            _category_table(report),
-            _tag_table(report),
-            _diagnosis(report),
-            _checklist(report),
-            _recommendation(report),
+            _gate(summary),
+            _category_table(summary),
+            _tag_table(summary),
+            _diagnosis(summary),
+            _checklist(summary),
+            _recommendation(summary),
         )
     )
-    flaky = _join(_flaky(report)) if report.get("flaky") else ""
-    footer = _footer(report)
+    flaky = _join(_flaky(summary)) if summary.flaky else ""
+    footer = _footer(summary)
     budget = limit - len(head) - len(flaky) - len(footer)
-    text = head + _failed_cases(report.get("cases") or [], budget) + flaky + footer
+    text = head + _failed_cases(summary.failed_cases, budget) + flaky + footer
     if len(text) > limit:
         # Only when the summary itself is huge: cut, but never the marker, and say so.
         tail = "\n\n...(cut to fit: see the JSON report)\n"
