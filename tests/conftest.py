@@ -210,3 +210,45 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Proje
         if name.startswith("RAGFT_"):
             monkeypatch.delenv(name, raising=False)
     return Project(pytester)
+
+
+USAGE = pytest.ExitCode.USAGE_ERROR
+
+
+def files_under(root: Path) -> set[str]:
+    """The project's files, without pytester's own (captured output, base temp dirs)."""
+    return {
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and not p.relative_to(root).parts[0].startswith(("runpytest-", "stdout", "stderr"))
+    }
+
+
+PY_CASES = """
+import pytest
+
+@pytest.mark.ragft(kind="behavior", facts=["30 days"], tags=["py"])
+def test_refund_is_polite(ragft):
+    result = ragft.ask("30 days, please", format="text")
+    assert "please" in result.answer
+
+@pytest.mark.ragft(kind="knowledge", repeats=3)
+def test_repeated(ragft, ragft_repeat):
+    assert ragft.ask("30 days").answer == "30 days"
+
+def test_plain():
+    pass
+"""
+
+
+COUNTING_PIPELINE = """
+import json
+from pathlib import Path
+
+def answer(question, contexts=None):
+    with Path("calls.jsonl").open("a") as log:
+        log.write(json.dumps({"question": question, "contexts": contexts}) + "\\n")
+    return {"answer": " ".join(contexts) if contexts else "no idea", "contexts": []}
+"""

@@ -16,6 +16,7 @@ import pytest
 from pytest_ragft.checks import check_names
 from pytest_ragft.model import Case, CaseRecord, Outcome
 from pytest_ragft.records import Diagnosed, make_record
+from pytest_ragft.report.fmt import diagnosis_path
 from pytest_ragft.state import get_state
 from pytest_ragft.worker import crash_message, diagnose_override, get_runner, registry
 
@@ -171,6 +172,6 @@ def describe_failure(record: CaseRecord) -> str:
             lines.append("  " + message)
     diag = f"  diagnosis: {record.diagnosis}"
     if record.counterfactual is not None:
-        diag += f" (static {record.static_diagnosis}, counterfactual run {record.counterfactual})"
+        diag += f" ({diagnosis_path(str(record.static_diagnosis), record.counterfactual)})"
     lines.append(diag)
     return "\n".join(lines)

@@ -115,13 +115,13 @@ def finish(
     from pytest_ragft.report.markdown import render_markdown
 
     summary = summarize(inputs)
-    markdown = render_markdown(summary.to_json())  # TEMP
+    markdown = render_markdown(summary)
     sunk = Sunk()
     posted, comment_error = post_comment(summary, markdown, inputs.settings, environ)
     sunk.add(posted)
     if comment_error is not None:  # a required comment is an input to the gate
         summary = summarize(replace(inputs, comment_error=comment_error))
-        markdown = render_markdown(summary.to_json())  # TEMP
+        markdown = render_markdown(summary)
     if hook is not None:
         sunk.add(run_finished_hook(hook, summary))
     if store is not None:
@@ -205,7 +205,7 @@ def write_reports(
         (
             "HTML",
             settings.report_path("html"),
-            lambda path: write_text(path, render_html(summary.to_json())),
+            lambda path: write_text(path, render_html(summary)),
         ),
     )
     for name, path, write in outputs:

@@ -25,6 +25,66 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
+# (flag, dest, how, help): the options that mirror the common [tool.ragft] keys.
+_OPTIONS: tuple[tuple[str, str, dict[str, Any], str], ...] = (
+    (
+        "--ragft-pipeline",
+        "ragft_pipeline",
+        {"metavar": "MODULE:CALLABLE"},
+        "the pipeline to evaluate (pipeline)",
+    ),
+    (
+        "--ragft-repeats",
+        "ragft_repeats",
+        {"type": int, "metavar": "N"},
+        "runs of each case (repeats)",
+    ),
+    (
+        "--ragft-concurrency",
+        "ragft_concurrency",
+        {"type": int, "metavar": "N"},
+        "pipeline calls in flight at once (concurrency)",
+    ),
+    (
+        "--ragft-history",
+        "ragft_history",
+        {"metavar": "PATH_OR_URL"},
+        "history store: a path or a SQLAlchemy URL (history)",
+    ),
+    (
+        "--ragft-no-history",
+        "ragft_no_history",
+        {"action": "store_true", "default": None},
+        "do not read or write the history store",
+    ),
+    (
+        "--ragft-baseline-branch",
+        "ragft_baseline_branch",
+        {"metavar": "BRANCH"},
+        "branch whose runs form the baseline (baseline_branch)",
+    ),
+    (
+        "--ragft-strict",
+        "ragft_strict",
+        {"action": "store_true", "default": None},
+        "any failed eval case fails the run (gate.case_failures = strict)",
+    ),
+    (
+        "--ragft-report-dir",
+        "ragft_report_dir",
+        {"metavar": "DIR"},
+        "directory for the Markdown, JSON and HTML reports",
+    ),
+    (
+        "--ragft-github",
+        "ragft_github",
+        {"choices": ("auto", "events", "always", "never")},
+        "post the sticky PR comment (report.github)",
+    ),
+)
+CLI_DESTS = tuple(dest for _, dest, _, _ in _OPTIONS)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ragft", "pytest-ragft: LLM eval gate")
     group.addoption(
@@ -34,77 +94,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="activate pytest-ragft even without [tool.ragft] in pyproject.toml",
     )
-    group.addoption(
-        "--ragft-pipeline",
-        dest="ragft_pipeline",
-        metavar="MODULE:CALLABLE",
-        help="the pipeline to evaluate (pipeline)",
-    )
-    group.addoption(
-        "--ragft-repeats",
-        dest="ragft_repeats",
-        type=int,
-        metavar="N",
-        help="runs of each case (repeats)",
-    )
-    group.addoption(
-        "--ragft-concurrency",
-        dest="ragft_concurrency",
-        type=int,
-        metavar="N",
-        help="pipeline calls in flight at once (concurrency)",
-    )
-    group.addoption(
-        "--ragft-history",
-        dest="ragft_history",
-        metavar="PATH_OR_URL",
-        help="history store: a path or a SQLAlchemy URL (history)",
-    )
-    group.addoption(
-        "--ragft-no-history",
-        dest="ragft_no_history",
-        action="store_true",
-        default=None,
-        help="do not read or write the history store",
-    )
-    group.addoption(
-        "--ragft-baseline-branch",
-        dest="ragft_baseline_branch",
-        metavar="BRANCH",
-        help="branch whose runs form the baseline (baseline_branch)",
-    )
-    group.addoption(
-        "--ragft-strict",
-        dest="ragft_strict",
-        action="store_true",
-        default=None,
-        help="any failed eval case fails the run (gate.case_failures = strict)",
-    )
-    group.addoption(
-        "--ragft-report-dir",
-        dest="ragft_report_dir",
-        metavar="DIR",
-        help="directory for the Markdown, JSON and HTML reports",
-    )
-    group.addoption(
-        "--ragft-github",
-        dest="ragft_github",
-        choices=("auto", "events", "always", "never"),
-        help="post the sticky PR comment (report.github)",
-    )
-
-
-CLI_DESTS = (
-    "ragft_pipeline",
-    "ragft_repeats",
-    "ragft_concurrency",
-    "ragft_history",
-    "ragft_no_history",
-    "ragft_baseline_branch",
-    "ragft_strict",
-    "ragft_report_dir",
-    "ragft_github",
-)
+    for flag, dest, how, text in _OPTIONS:
+        group.addoption(flag, dest=dest, help=text, **how)
 
 
 def pytest_configure(config: pytest.Config) -> None:

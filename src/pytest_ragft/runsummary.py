@@ -450,6 +450,10 @@ def _case(data: Mapping[str, Any]) -> CaseRecord:
         "id": case_id,
     }
     filled["repeats"] = [r for r in _seq(filled.get("repeats")) if isinstance(r, Mapping)]
+    for name in ("input", "source"):
+        filled[name] = _str(filled.get(name)) or ""
+    for name in ("messages", "tags", "facts"):
+        filled[name] = [str(v) for v in _seq(filled.get(name))]
     return CaseRecord.from_dict(filled)
 
 

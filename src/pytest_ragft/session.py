@@ -121,7 +121,7 @@ class RagftSession:
 
         tr = terminalreporter
         tr.write_sep("=", "ragft")
-        for line in terminal_lines(self.finished.summary.to_json()):
+        for line in terminal_lines(self.finished.summary):
             fail = line.startswith("gate: FAIL")
             tr.write_line(line, red=fail, green=line.startswith("gate: PASS"), bold=fail)
         for note in [*self.notes, *self.finished.sunk.notes]:

@@ -195,16 +195,7 @@ def regression(
     else:
         # Nothing can fall below a rate of 0 (or by 0 points): no sample size is too small.
         needed = 0
-    if total:
-        detail = (
-            f"{category} {percent(current_rate)} vs baseline {percent(baseline_rate)} "
-            f"({_change(-drop)} points), {how}"
-        )
-    else:
-        detail = (
-            f"{category}: no scored cases in this run to compare with baseline "
-            f"{percent(baseline_rate)}"
-        )
+    detail = _detail(category, current_rate, baseline_rate, drop, how, total)
     if total < needed:
         detail += (
             f"; {total} cases cannot reliably detect a {max_drop * 100:g}-point drop "
@@ -221,6 +212,20 @@ def regression(
         detectable=total >= needed,
         cases_needed=needed,
         detail=detail,
+    )
+
+
+def _detail(
+    category: str, current_rate: float, baseline_rate: float, drop: float, how: str, total: int
+) -> str:
+    if not total:
+        return (
+            f"{category}: no scored cases in this run to compare with baseline "
+            f"{percent(baseline_rate)}"
+        )
+    return (
+        f"{category} {percent(current_rate)} vs baseline {percent(baseline_rate)} "
+        f"({_change(-drop)} points), {how}"
     )
 
 

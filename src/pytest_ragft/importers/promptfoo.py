@@ -19,9 +19,11 @@ becomes a skipped case whose reason names what is not supported, so it shows in 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -211,10 +213,8 @@ def _expect(
     label: str,
     unsupported: list[str],
 ) -> dict[str, Any]:
-    expect: dict[str, Any] = {}
-    contains: list[str] = []
-    not_contains: list[str] = []
-    unknown_types: list[str] = []
+    """The checks of a test's (and its defaultTest's) assertions."""
+    found = _Asserts(builder, unsupported)
     for source, at, field in ((default, ("defaultTest",), "defaultTest"), (test, where, label)):
         asserts = source.get("assert", [])
         if not isinstance(asserts, list):
@@ -224,60 +224,76 @@ def _expect(
             spot, name = (*at, "assert", index), f"{field}.assert[{index}]"
             if not isinstance(item, dict) or not isinstance(item.get("type"), str):
                 builder.add(spot, name, "expected an assertion {type, value}")
-                continue
-            kind, value = item["type"], item.get("value")
-            if kind not in SUPPORTED:
-                unknown_types.append(kind)
-                continue
-            if "transform" in item:
-                unsupported.append(f"assert {kind!r} with a transform")
-                continue
-            if kind in ("is-json", "contains-json"):
-                schema = _schema(value)
-                if schema is None:
-                    builder.add(spot, f"{name}.value", "expected a JSON Schema or file://path")
-                elif expect.setdefault("json_schema", schema) != schema:
-                    unsupported.append(f"a second {kind!r} with another schema")
-                continue
-            if kind in _CONTAINS_ANY:
-                strings = value.split(",") if isinstance(value, str) else value
-                if not isinstance(strings, list) or not all(_text(s) for s in strings):
-                    builder.add(spot, f"{name}.value", "expected a list of strings")
-                elif "contains_any" in expect:
-                    unsupported.append(f"a second {kind!r}")
-                else:
-                    expect["contains_any"] = [str(s).strip() for s in strings]
-                continue
-            if kind == "equals" and isinstance(value, (dict, list)):
-                unsupported.append("assert 'equals' with a JSON value")
-                continue
-            if kind in ("contains-all", "icontains-all") and isinstance(value, list):
-                strings = value
+            elif item["type"] not in SUPPORTED:
+                found.unknown_types.append(item["type"])
+            elif "transform" in item:
+                unsupported.append(f"assert {item['type']!r} with a transform")
             else:
-                strings = [value]
-            if not all(_text(s) for s in strings):
-                builder.add(spot, f"{name}.value", "expected a string")
-                continue
-            texts = [str(s) for s in strings]
-            if kind in _CONTAINS:
-                contains += texts
-            elif kind in _NOT_CONTAINS:
-                not_contains += texts
-            elif kind in expect:
-                unsupported.append(f"a second {kind!r}")
+                found.add(item["type"], item.get("value"), spot, name)
+    return found.checks()
+
+
+@dataclass
+class _Asserts:
+    """The checks gathered from one test's assertions, and what could not be mapped."""
+
+    builder: CaseBuilder
+    unsupported: list[str]
+    expect: dict[str, Any] = dataclasses.field(default_factory=dict)
+    contains: list[str] = dataclasses.field(default_factory=list)
+    not_contains: list[str] = dataclasses.field(default_factory=list)
+    unknown_types: list[str] = dataclasses.field(default_factory=list)
+
+    def add(self, kind: str, value: Any, spot: Where, name: str) -> None:
+        if kind in ("is-json", "contains-json"):
+            schema = _schema(value)
+            if schema is None:
+                self.builder.add(spot, f"{name}.value", "expected a JSON Schema or file://path")
+            elif self.expect.setdefault("json_schema", schema) != schema:
+                self.unsupported.append(f"a second {kind!r} with another schema")
+        elif kind in _CONTAINS_ANY:
+            strings = value.split(",") if isinstance(value, str) else value
+            if not isinstance(strings, list) or not all(_text(s) for s in strings):
+                self.builder.add(spot, f"{name}.value", "expected a list of strings")
+            elif "contains_any" in self.expect:
+                self.unsupported.append(f"a second {kind!r}")
             else:
-                expect[kind] = texts[0]
-    if unknown_types:
-        unsupported.insert(
-            0,
-            f"assert type {names(dict.fromkeys(unknown_types))} "
-            f"(supported: {', '.join(SUPPORTED)})",
-        )
-    if contains:
-        expect["contains"] = contains[0] if len(contains) == 1 else contains
-    if not_contains:
-        expect["not_contains"] = not_contains[0] if len(not_contains) == 1 else not_contains
-    return expect
+                self.expect["contains_any"] = [str(s).strip() for s in strings]
+        elif kind == "equals" and isinstance(value, (dict, list)):
+            self.unsupported.append("assert 'equals' with a JSON value")
+        else:
+            self._strings(kind, value, spot, name)
+
+    def _strings(self, kind: str, value: Any, spot: Where, name: str) -> None:
+        many = kind in ("contains-all", "icontains-all") and isinstance(value, list)
+        strings = value if many else [value]
+        if not all(_text(s) for s in strings):
+            self.builder.add(spot, f"{name}.value", "expected a string")
+            return
+        texts = [str(s) for s in strings]
+        if kind in _CONTAINS:
+            self.contains += texts
+        elif kind in _NOT_CONTAINS:
+            self.not_contains += texts
+        elif kind in self.expect:
+            self.unsupported.append(f"a second {kind!r}")
+        else:
+            self.expect[kind] = texts[0]
+
+    def checks(self) -> dict[str, Any]:
+        if self.unknown_types:
+            self.unsupported.insert(
+                0,
+                f"assert type {names(dict.fromkeys(self.unknown_types))} "
+                f"(supported: {', '.join(SUPPORTED)})",
+            )
+        expect = dict(self.expect)
+        if self.contains:
+            expect["contains"] = self.contains[0] if len(self.contains) == 1 else self.contains
+        if self.not_contains:
+            many = len(self.not_contains) > 1
+            expect["not_contains"] = self.not_contains if many else self.not_contains[0]
+        return expect
 
 
 def _schema(value: Any) -> dict[str, Any] | str | None:
