@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from pytest_ragft.checklist import TITLES
+from pytest_ragft.stats import wilson_interval
 
 _FAILED_DIAGNOSES = ("behavior", "hybrid", "knowledge")
 
 
-def wilson(passed: int, total: int, z: float = 1.959963984540054) -> list[float] | None:
-    if total == 0:
-        return None
-    p = passed / total
-    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
-    return [max(0.0, centre - half), min(1.0, centre + half)]
+def wilson(passed: int, total: int) -> list[float] | None:
+    """The summary's own interval, as the JSON report holds it."""
+    return list(wilson_interval(passed, total)) if total else None
 
 
 def _case(

@@ -1,0 +1,107 @@
+"""What the terminal section, the Markdown and the HTML show agrees with what the summary
+computed: each renderer is fed the real summary of records, never a hand-built report."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pytest
+from records import case, summary
+
+from pytest_ragft.report import fmt
+from pytest_ragft.report.html import render_html
+from pytest_ragft.report.markdown import render_markdown
+from pytest_ragft.report.terminal import terminal_lines
+from pytest_ragft.runsummary import RunSummary
+from pytest_ragft.summarize import HistoryContext
+
+
+def _records() -> list:
+    knowledge = [case(f"k{i}") for i in range(8)]
+    knowledge += [
+        case("k-missing", outcome="failed", diagnosis="knowledge"),
+        case("k-timeout", outcome="error", diagnosis="error"),
+    ]
+    behavior = [case(f"b{i}", "behavior") for i in range(5)]
+    behavior += [
+        case("b-format", "behavior", "failed", diagnosis="behavior"),
+        case("b-ignored", "behavior", "failed", diagnosis="hybrid"),
+        case("b-long", "behavior", "failed", diagnosis="behavior"),
+    ]
+    return knowledge + behavior
+
+
+HISTORY = HistoryContext(
+    prior_runs=4,
+    baseline_rates={"knowledge": 0.9, "behavior": 0.875},
+    baseline_pooled={"knowledge": (36, 40), "behavior": (28, 32)},
+    latest_outcomes={f"k{i}": ("knowledge", True) for i in range(8)},
+    baseline_count=4,
+    series=[
+        {
+            "run_id": f"old{n}",
+            "started_at": f"2026-02-0{n}T00:00:00+00:00",
+            "branch": "main",
+            "rates": {"knowledge": 0.9, "behavior": 0.875},
+        }
+        for n in range(1, 5)
+    ],
+)
+
+
+@pytest.fixture
+def made(tmp_path: Path) -> RunSummary:
+    return summary(tmp_path, _records(), history=HISTORY)
+
+
+def test_the_summary_is_what_the_records_say(made: RunSummary) -> None:
+    knowledge, behavior = made.categories["knowledge"], made.categories["behavior"]
+    assert (knowledge.passed, knowledge.total, behavior.passed, behavior.total) == (8, 10, 5, 8)
+    assert made.diagnosis == {"knowledge": 1, "hybrid": 1, "behavior": 2, "error": 1}
+    assert made.gate.verdict == "fail"  # behavior 62.5% < 85%
+    assert knowledge.baseline == 0.9 and knowledge.change == pytest.approx(-0.1)
+
+
+def _category_facts(made: RunSummary) -> list[str]:
+    facts = []
+    for _, cat in fmt.categories(made):
+        facts += [
+            f"{cat.passed}/{cat.total}",
+            fmt.pct(cat.rate),
+            fmt.ci_text(cat.ci),
+            fmt.threshold_pct(cat.threshold),
+            fmt.pct(cat.baseline),
+            fmt.points(cat.change),
+        ]
+    return facts
+
+
+def test_the_terminal_shows_the_summarys_numbers(made: RunSummary) -> None:
+    text = "\n".join(terminal_lines(made))
+    for fact in _category_facts(made):
+        assert fact in text
+    for diagnosis, count in fmt.diagnosis_counts(made):
+        assert f"{diagnosis} {count}" in text
+    assert f"gate: {made.gate.verdict.upper()}" in text
+
+
+def test_the_markdown_shows_the_summarys_numbers_and_every_failed_case(made: RunSummary) -> None:
+    text = render_markdown(made)
+    for fact in _category_facts(made):
+        assert fact in text
+    for failed in made.failed_cases:
+        assert f"**{failed.id}**" in text
+    assert ("FAIL" if made.gate.verdict == "fail" else "PASS") in text.splitlines()[1]
+    for answer in made.checklist:
+        assert answer.title in text
+
+
+def test_the_html_shows_the_summarys_numbers_and_every_failed_case(made: RunSummary) -> None:
+    page = html.unescape(render_html(made))
+    for fact in _category_facts(made):
+        assert fact.replace("-", "−") in page or fact in page  # the page writes a real minus
+    for failed in made.failed_cases:
+        assert failed.id in page
+    passed_ids = [c.id for c in made.cases if c.outcome == "passed"]
+    assert not any(f">{case_id}<" in page for case_id in passed_ids)
