@@ -34,6 +34,7 @@ from pytest_ragft.github import (
 )
 from pytest_ragft.history.gitmeta import git_metadata, pr_number
 from pytest_ragft.report.markdown import report_marker
+from pytest_ragft.sticky import run_tag
 
 TOKEN = "ghs_Sup3rSecretTokenValue0123456789abcd"
 REPO = "acme/support-bot"
@@ -223,7 +224,7 @@ def fake_time() -> dict[str, Any]:
 
 def plain(comment: dict[str, Any]) -> str:
     """A comment's body without the run token its marker carries."""
-    return re.sub(r" run=[0-9a-f]{16} -->", " -->", comment["body"], count=1)
+    return re.sub(r"<!-- ragft:run [0-9a-f]{16} -->", "", comment["body"], count=1)
 
 
 def body(text: str = "all good") -> str:
@@ -791,10 +792,9 @@ def test_a_post_that_lands_late_is_removed(
 
 
 def test_duplicates_from_an_earlier_run_are_removed_and_others_kept(github: FakeGitHub) -> None:
-    token = f"{MARKER[: -len(' -->')]} run="
-    older = github.add(f"{token}{'a' * 16} -->\nrun 1")
-    newer = github.add(f"{token}{'b' * 16} -->\nrun 1 again")
-    forged = github.add(f"{token}{'c' * 16} -->\nforged", login="mallory", kind="User")
+    older = github.add(f"{MARKER}{run_tag('a' * 16)}\nrun 1")
+    newer = github.add(f"{MARKER}{run_tag('b' * 16)}\nrun 1 again")
+    forged = github.add(f"{MARKER}{run_tag('c' * 16)}\nforged", login="mallory", kind="User")
     legacy = github.add(body("written by an older ragft"))
     result = upsert_comment(ctx_for(github), body("run 2"), suite="support-bot", **fake_time())
     assert (result.action, result.comment_id) == ("updated", legacy["id"])
@@ -822,7 +822,7 @@ def test_each_post_carries_a_fresh_run_token(github: FakeGitHub) -> None:
     first = github.comments[0]["body"].split("\n", 1)[0]
     upsert_comment(ctx_for(github), body("2"), suite="support-bot", **fake_time())
     second = github.comments[0]["body"].split("\n", 1)[0]
-    pattern = r"<!-- ragft:report suite=support-bot run=[0-9a-f]{16} -->"
+    pattern = r"<!-- ragft:report suite=support-bot --><!-- ragft:run [0-9a-f]{16} -->"
     assert re.fullmatch(pattern, first) and re.fullmatch(pattern, second)
     assert first != second
 

@@ -35,7 +35,7 @@ MAX_PAGES = 100
 MAX_TRIES = 5
 LATER = "post later with `ragft comment --report ragft-report.json`"
 _MARKER_LINE = re.compile(
-    r"<!-- ragft:report suite=([A-Za-z0-9_.:/+%~-]+)(?: run=([0-9a-f]{16}))? -->"
+    r"<!-- ragft:report suite=([A-Za-z0-9_.:/+%~-]+) -->(?:<!-- ragft:run ([0-9a-f]{16}) -->)?"
 )
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _TOKEN_SHAPES = re.compile(
@@ -78,7 +78,7 @@ class Note:
 
     @property
     def marker(self) -> tuple[str, str | None] | None:
-        """``(escaped suite, run token)`` from the first line, or None when it bears no marker."""
+        """``(escaped suite, run token or None)`` from the first line; None without a marker."""
         match = _MARKER_LINE.fullmatch(self.body.split("\n", 1)[0].rstrip("\r"))
         return (match.group(1), match.group(2)) if match else None
 
@@ -124,12 +124,17 @@ def stamp(body: str, suite: str, token: str, limit: int = MAX_BODY_CHARS) -> str
     marker = report_marker(suite)
     if body.startswith(marker + "\n") or body == marker:
         body = body[len(marker) + 1 :]
-    head = f"{marker[: -len(' -->')]} run={token} -->\n"
+    head = f"{marker}{run_tag(token)}\n"
     text = head + body
     if len(text) <= limit:
         return text
     tail = "\n\n...(cut to fit the comment size limit: see the JSON report)\n"
     return text[: limit - len(tail)] + tail
+
+
+def run_tag(token: str) -> str:
+    """What follows the marker on the first line of a post: this post's run token."""
+    return f"<!-- ragft:run {token} -->"
 
 
 def scrub(text: str, token: str) -> str:
