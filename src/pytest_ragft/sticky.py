@@ -381,7 +381,7 @@ class Engine:
         try:
             return self.forge.identity(self.send("GET", url, "asking who the token is", None))
         except PostError as exc:
-            if exc.status == 401 or isinstance(exc, OutOfTime):
+            if exc.status not in (403, 404) or isinstance(exc, RateLimited):
                 raise
             return None  # a token that may not read its own user: fall back on the authors
 
