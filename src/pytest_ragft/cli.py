@@ -120,9 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", type=Path)
     s.set_defaults(func=cmd_report)
 
-    s = sub.add_parser(
-        "comment", help="post or update the sticky PR comment (or GitLab merge-request note)"
-    )
+    s = sub.add_parser("comment", help="post or update the sticky PR comment or MR note")
     g = s.add_mutually_exclusive_group()
     g.add_argument("--run", dest="run_id")
     g.add_argument("--report", type=Path, help="a JSON report (e.g. a CI artifact)")
