@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-import pytest_ragft.github
+import pytest_ragft.sticky
 from pytest_ragft.github import (
     NO_TOKEN_CLI_HINT,
     NO_TOKEN_HINT,
@@ -34,6 +34,7 @@ from pytest_ragft.github import (
 )
 from pytest_ragft.history.gitmeta import git_metadata, pr_number
 from pytest_ragft.report.markdown import report_marker
+from pytest_ragft.sticky import run_tag
 
 TOKEN = "ghs_Sup3rSecretTokenValue0123456789abcd"
 REPO = "acme/support-bot"
@@ -62,6 +63,9 @@ class FakeGitHub:
     slow_posts: int = 0
     delay: float = 0.0
     next_id: int = 1000
+    # The next POST waits for this event before it creates the comment (a post that lands late).
+    hold: threading.Event | None = None
+    endless: bool = False  # every page links to one more
 
     def stamp(self) -> str:
         self.next_id += 1
@@ -89,6 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        if status == 204:
+            data = b""
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -122,7 +128,7 @@ class _Handler(BaseHTTPRequestHandler):
             page = int(query.get("page", ["1"])[0])
             chunk = gh.comments[(page - 1) * per_page : page * per_page]
             headers = {}
-            if page * per_page < len(gh.comments):
+            if page * per_page < len(gh.comments) or gh.endless:
                 nxt = f"{gh.base}{listing}?per_page={per_page}&page={page + 1}"
                 headers["Link"] = f'<{nxt}>; rel="next", <{nxt}>; rel="last"'
             self._send(200, chunk, headers)
@@ -139,6 +145,11 @@ class _Handler(BaseHTTPRequestHandler):
                 found[0]["body"] = body
                 found[0]["updated_at"] = gh.stamp()
                 self._send(200, found[0])
+            elif gh.hold is not None:
+                hold, gh.hold = gh.hold, None
+                hold.wait(10)
+                gh.add(body)
+                self._send(201, gh.comments[-1])
             elif gh.post_faults:
                 status, created = gh.post_faults.pop(0)
                 if created:
@@ -150,8 +161,15 @@ class _Handler(BaseHTTPRequestHandler):
                     gh.slow_posts -= 1
                     time.sleep(gh.delay)  # created, but answered after the client gave up
                 self._send(201, comment)
+        elif method == "DELETE" and one:
+            before = len(gh.comments)
+            gh.comments[:] = [c for c in gh.comments if c["id"] != int(one.group(1))]
+            self._send(204 if len(gh.comments) < before else 404, b"")
         else:
             self._send(404, {"message": "Not Found"})
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
 
     def do_GET(self) -> None:
         self._handle("GET")
@@ -189,10 +207,24 @@ def ctx_for(gh: FakeGitHub, *, token: str = TOKEN, pr: int = PR) -> PRContext:
 
 
 class Waits(list[float]):
-    """An injected sleep that records each wait instead of sleeping."""
+    """An injected sleep that records each wait instead of sleeping, and the clock that
+    counts those waits as time gone by (so the time budget sees them)."""
 
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
+
+    def clock(self) -> float:
+        return time.monotonic() + sum(self)
+
+
+def fake_time() -> dict[str, Any]:
+    waits = Waits()
+    return {"sleep": waits, "clock": waits.clock}
+
+
+def plain(comment: dict[str, Any]) -> str:
+    """A comment's body without the run token its marker carries."""
+    return re.sub(r"<!-- ragft:run [0-9a-f]{16} -->", "", comment["body"], count=1)
 
 
 def body(text: str = "all good") -> str:
@@ -203,11 +235,11 @@ def body(text: str = "all good") -> str:
 
 
 def test_two_upserts_leave_one_comment_updated(github: FakeGitHub) -> None:
-    first = upsert_comment(ctx_for(github), body("run 1"), suite="support-bot", sleep=Waits())
-    second = upsert_comment(ctx_for(github), body("run 2"), suite="support-bot", sleep=Waits())
+    first = upsert_comment(ctx_for(github), body("run 1"), suite="support-bot", **fake_time())
+    second = upsert_comment(ctx_for(github), body("run 2"), suite="support-bot", **fake_time())
     assert (first.action, second.action) == ("created", "updated")
     assert first.comment_id == second.comment_id
-    assert [c["body"] for c in github.comments] == [body("run 2")]
+    assert [plain(c) for c in github.comments] == [body("run 2")]
     assert second.url == github.comments[0]["html_url"]
 
 
@@ -215,9 +247,9 @@ def test_marker_comment_on_page_three_is_found(github: FakeGitHub) -> None:
     for i in range(250):
         github.add(f"comment {i} mentioning {MARKER} but not first")
     mine = github.add(body("old"))
-    result = upsert_comment(ctx_for(github), body("new"), suite="support-bot", sleep=Waits())
+    result = upsert_comment(ctx_for(github), body("new"), suite="support-bot", **fake_time())
     assert (result.action, result.comment_id) == ("updated", mine["id"])
-    assert mine["body"] == body("new")
+    assert plain(mine) == body("new")
     assert len(github.comments) == 251
     pages = [
         parse_qs(urlsplit(p).query).get("page", ["1"])[0]
@@ -231,7 +263,7 @@ def test_marker_comment_on_page_three_is_found(github: FakeGitHub) -> None:
 def test_another_suites_comment_is_not_touched(github: FakeGitHub) -> None:
     other = github.add(f"{report_marker('support-bot-v2')}\nother suite")
     prefix = github.add(f"{report_marker('support')}\nsuite whose name is a prefix")
-    result = upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=Waits())
+    result = upsert_comment(ctx_for(github), body(), suite="support-bot", **fake_time())
     assert result.action == "created"
     assert other["body"] == f"{report_marker('support-bot-v2')}\nother suite"
     assert prefix["body"].endswith("suite whose name is a prefix")
@@ -255,13 +287,13 @@ def test_events_mode_creates_only_when_asked(
     assert len(github.comments) == count
     assert not [m for m, _, _ in github.requests if m == "POST"]
     if existing:
-        assert github.comments[0]["body"] == body("fresh")
+        assert plain(github.comments[0]) == body("fresh")
 
 
 def test_body_over_the_limit_is_cut_before_sending(github: FakeGitHub) -> None:
     result = upsert_comment(ctx_for(github), body("x" * 80_000), suite="support-bot")
     assert result.action == "created"
-    sent = github.comments[0]["body"]
+    sent = plain(github.comments[0])
     assert len(sent) <= 65_536
     assert sent.startswith(MARKER + "\n")
     assert "cut" in sent[-200:]
@@ -270,7 +302,7 @@ def test_body_over_the_limit_is_cut_before_sending(github: FakeGitHub) -> None:
 def test_body_without_the_marker_gets_it(github: FakeGitHub) -> None:
     upsert_comment(ctx_for(github), "no marker here", suite="support-bot")
     upsert_comment(ctx_for(github), "second run", suite="support-bot")
-    assert [c["body"] for c in github.comments] == [f"{MARKER}\nsecond run"]
+    assert [plain(c) for c in github.comments] == [f"{MARKER}\nsecond run"]
 
 
 def test_request_headers(github: FakeGitHub) -> None:
@@ -288,10 +320,10 @@ def test_request_headers(github: FakeGitHub) -> None:
 def test_forged_marker_before_the_bots_comment_is_not_touched(github: FakeGitHub) -> None:
     forged = github.add(body("forged"), login="mallory", kind="User")
     mine = github.add(body("run 1"))
-    result = upsert_comment(ctx_for(github), body("run 2"), suite="support-bot", sleep=Waits())
+    result = upsert_comment(ctx_for(github), body("run 2"), suite="support-bot", **fake_time())
     assert (result.action, result.comment_id, result.note) == ("updated", mine["id"], None)
-    assert forged["body"] == body("forged")
-    assert mine["body"] == body("run 2")
+    assert plain(forged) == body("forged")
+    assert plain(mine) == body("run 2")
 
 
 def test_forged_only_pr_gets_a_new_comment_when_the_update_is_refused(
@@ -299,17 +331,17 @@ def test_forged_only_pr_gets_a_new_comment_when_the_update_is_refused(
 ) -> None:
     forged = github.add(body("forged"), login="mallory", kind="User")
     github.refused[forged["id"]] = 403
-    result = upsert_comment(ctx_for(github), body("run 1"), suite="support-bot", sleep=Waits())
+    result = upsert_comment(ctx_for(github), body("run 1"), suite="support-bot", **fake_time())
     assert result.action == "created"
     assert result.comment_id == github.comments[1]["id"] != forged["id"]
     assert result.note is not None
     assert f"id {forged['id']}, by mallory" in result.note
     assert "HTTP 403" in result.note
     assert "new comment was created" in result.note
-    assert forged["body"] == body("forged")
-    assert [c["body"] for c in github.comments] == [body("forged"), body("run 1")]
+    assert plain(forged) == body("forged")
+    assert [plain(c) for c in github.comments] == [body("forged"), body("run 1")]
     # The next run updates the bot's comment and leaves the forged one alone.
-    again = upsert_comment(ctx_for(github), body("run 2"), suite="support-bot", sleep=Waits())
+    again = upsert_comment(ctx_for(github), body("run 2"), suite="support-bot", **fake_time())
     assert (again.action, again.comment_id, again.note) == ("updated", result.comment_id, None)
     assert len(github.comments) == 2
 
@@ -317,7 +349,7 @@ def test_forged_only_pr_gets_a_new_comment_when_the_update_is_refused(
 def test_comment_deleted_before_the_update_is_created_again(github: FakeGitHub) -> None:
     gone = github.add(body("run 1"))
     github.refused[gone["id"]] = 404
-    result = upsert_comment(ctx_for(github), body("run 2"), suite="support-bot", sleep=Waits())
+    result = upsert_comment(ctx_for(github), body("run 2"), suite="support-bot", **fake_time())
     assert result.action == "created"
     assert result.note is not None
     assert "HTTP 404" in result.note
@@ -337,7 +369,7 @@ def test_rate_limited_update_does_not_create_a_second_comment(github: FakeGitHub
     mine = github.add(body("run 1"))
     github.queued = [(200, {}, [mine]), (403, {"Retry-After": "3600"}, {})]
     with pytest.raises(GitHubError, match="rate limit"):
-        upsert_comment(ctx_for(github), body("run 2"), suite="support-bot", sleep=Waits())
+        upsert_comment(ctx_for(github), body("run 2"), suite="support-bot", **fake_time())
     assert len(github.comments) == 1
     assert not [m for m, _, _ in github.requests if m == "POST"]
 
@@ -427,10 +459,19 @@ def _reset(when: str) -> str:
             id="secondary-rate-limit-named-in-body",
         ),
         pytest.param(
+            [(403, {"Retry-After": "10"}, {})] * 5,
+            403,
+            [10.0] * 4,
+            id="rate-limited-until-give-up",
+        ),
+        pytest.param(
             [(403, {"Retry-After": "60"}, {})] * 5,
             403,
-            [60.0] * 4,
-            id="rate-limited-until-give-up",
+            [60.0],
+            id="rate-limited-until-the-time-budget-is-spent",
+        ),
+        pytest.param(
+            [(429, {"Retry-After": "100"}, {})] * 5, 429, [], id="retry-after-over-the-budget"
         ),
         pytest.param(
             [(403, {"Retry-After": "3600"}, {})], 403, [], id="retry-after-too-long-gives-up"
@@ -461,12 +502,16 @@ def test_retries_and_rate_limits(
     ]
     recorded = Waits()
     if isinstance(outcome, str):
-        result = upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=recorded)
+        result = upsert_comment(
+            ctx_for(github), body(), suite="support-bot", sleep=recorded, clock=recorded.clock
+        )
         assert result.action == outcome
         assert len(github.comments) == 1
     else:
         with pytest.raises(GitHubError) as info:
-            upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=recorded)
+            upsert_comment(
+                ctx_for(github), body(), suite="support-bot", sleep=recorded, clock=recorded.clock
+            )
         assert info.value.status == outcome
         assert TOKEN not in str(info.value)
         assert github.comments == []
@@ -476,7 +521,9 @@ def test_retries_and_rate_limits(
 def test_primary_rate_limit_waits_until_reset(github: FakeGitHub) -> None:
     github.queued = [(403, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": _reset(SOON)}, {})]
     recorded = Waits()
-    result = upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=recorded)
+    result = upsert_comment(
+        ctx_for(github), body(), suite="support-bot", sleep=recorded, clock=recorded.clock
+    )
     assert result.action == "created"
     assert len(recorded) == 1
     assert 0 < recorded[0] <= 7
@@ -485,10 +532,13 @@ def test_primary_rate_limit_waits_until_reset(github: FakeGitHub) -> None:
 @pytest.mark.parametrize(
     ("faults", "action", "posts", "waits"),
     [
-        pytest.param([(502, True)], "updated", 1, [1.0], id="502-after-creating-updates-it"),
-        pytest.param([(500, False)], "created", 2, [1.0], id="500-before-creating-posts-again"),
+        pytest.param([(502, True)], "created", 1, [1.0], id="502-after-creating-is-found"),
+        # Posted again, then one time-out's wait for the first post to land late.
         pytest.param(
-            [(502, False), (503, True)], "updated", 2, [1.0, 2.0], id="second-post-created-it"
+            [(500, False)], "created", 2, [1.0, 10.0], id="500-before-creating-posts-again"
+        ),
+        pytest.param(
+            [(502, False), (503, True)], "created", 2, [1.0, 2.0], id="second-post-created-it"
         ),
     ],
 )
@@ -497,9 +547,11 @@ def test_failed_post_is_not_resent_blindly(
 ) -> None:
     github.post_faults = list(faults)
     recorded = Waits()
-    result = upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=recorded)
+    result = upsert_comment(
+        ctx_for(github), body(), suite="support-bot", sleep=recorded, clock=recorded.clock
+    )
     assert result.action == action
-    assert [c["body"] for c in github.comments] == [body()]
+    assert [plain(c) for c in github.comments] == [body()]
     assert result.comment_id == github.comments[0]["id"]
     assert len([m for m, _, _ in github.requests if m == "POST"]) == posts
     assert recorded == waits
@@ -508,7 +560,7 @@ def test_failed_post_is_not_resent_blindly(
 def test_post_failing_every_time_gives_up(github: FakeGitHub) -> None:
     github.post_faults = [(502, False)] * 5
     with pytest.raises(GitHubError, match="tried 3 times") as info:
-        upsert_comment(ctx_for(github), body(), suite="support-bot", max_retries=2, sleep=Waits())
+        upsert_comment(ctx_for(github), body(), suite="support-bot", max_retries=2, **fake_time())
     assert info.value.status == 502
     assert github.comments == []
     assert len([m for m, _, _ in github.requests if m == "POST"]) == 3
@@ -517,13 +569,13 @@ def test_post_failing_every_time_gives_up(github: FakeGitHub) -> None:
 def test_post_answered_after_the_time_out_leaves_one_comment(
     github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pytest_ragft.github, "TIMEOUT_S", 0.3)
+    monkeypatch.setattr(pytest_ragft.sticky, "TIMEOUT_S", 0.3)
     github.slow_posts, github.delay = 1, 1.0
-    result = upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=Waits())
+    result = upsert_comment(ctx_for(github), body(), suite="support-bot", **fake_time())
     assert len(github.comments) == 1
-    assert (result.action, result.comment_id) == ("updated", github.comments[0]["id"])
-    # Listed again after the time-out instead of posting twice (a slow listing may be retried).
-    assert [m for m, _, _ in github.requests if m != "GET"] == ["POST", "PATCH"]
+    assert (result.action, result.comment_id) == ("created", github.comments[0]["id"])
+    # Listed again after the time-out and found by its run token instead of posting twice.
+    assert [m for m, _, _ in github.requests if m != "GET"] == ["POST"]
 
 
 def test_post_that_never_connected_is_resent_at_once() -> None:
@@ -542,7 +594,7 @@ def test_post_that_never_connected_is_resent_at_once() -> None:
 
     ctx = PRContext(REPO, PR, TOKEN, "https://api.example")
     with httpx.Client(transport=httpx.MockTransport(answer)) as client:
-        result = upsert_comment(ctx, body(), suite="support-bot", client=client, sleep=Waits())
+        result = upsert_comment(ctx, body(), suite="support-bot", client=client, **fake_time())
     assert (result.action, result.comment_id) == ("created", 5)
     assert seen == ["GET", "POST", "POST"]
 
@@ -550,7 +602,9 @@ def test_post_that_never_connected_is_resent_at_once() -> None:
 def test_rate_limited_post_waits_and_posts_once(github: FakeGitHub) -> None:
     github.queued = [(200, {}, []), (429, {"Retry-After": "3"}, {})]
     recorded = Waits()
-    result = upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=recorded)
+    result = upsert_comment(
+        ctx_for(github), body(), suite="support-bot", sleep=recorded, clock=recorded.clock
+    )
     assert result.action == "created"
     assert len(github.comments) == 1
     assert recorded == [3.0]
@@ -573,7 +627,7 @@ def test_error_body_of_any_shape_gives_a_github_error(
 ) -> None:
     github.queued = [(404, {}, payload)]
     with pytest.raises(GitHubError) as info:
-        upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=Waits())
+        upsert_comment(ctx_for(github), body(), suite="support-bot", **fake_time())
     assert info.value.status == 404
     assert "not found" in str(info.value)
     assert f"(GitHub said: {said})" in str(info.value)
@@ -597,7 +651,7 @@ def test_client_errors_say_what_to_do_without_the_token(
     caplog.set_level(logging.DEBUG)
     ctx = ctx_for(github, **ctx_kwargs)
     with pytest.raises(GitHubError) as info:
-        upsert_comment(ctx, body(), suite="support-bot", sleep=Waits())
+        upsert_comment(ctx, body(), suite="support-bot", **fake_time())
     message = str(info.value)
     assert info.value.status == status
     assert advice in message
@@ -610,7 +664,7 @@ def test_client_errors_say_what_to_do_without_the_token(
 def test_403_names_the_missing_permissions(github: FakeGitHub) -> None:
     github.queued = [(403, {}, {"message": f"Resource not accessible ({TOKEN})"})]
     with pytest.raises(GitHubError) as info:
-        upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=Waits())
+        upsert_comment(ctx_for(github), body(), suite="support-bot", **fake_time())
     assert "pull-requests: write" in str(info.value)
     assert "issues: write" in str(info.value)
     assert TOKEN not in str(info.value)
@@ -624,7 +678,9 @@ def test_connection_refused_retries_then_gives_up(caplog: pytest.LogCaptureFixtu
     ctx = PRContext(REPO, PR, TOKEN, f"http://127.0.0.1:{port}")
     recorded = Waits()
     with pytest.raises(GitHubError) as info:
-        upsert_comment(ctx, body(), suite="support-bot", max_retries=2, sleep=recorded)
+        upsert_comment(
+            ctx, body(), suite="support-bot", max_retries=2, sleep=recorded, clock=recorded.clock
+        )
     assert "cannot reach" in str(info.value)
     assert recorded == [1.0, 2.0]
     assert TOKEN not in str(info.value)
@@ -635,8 +691,140 @@ def test_next_page_on_another_host_is_not_followed(github: FakeGitHub) -> None:
     evil = "http://attacker.invalid/repos/x?page=2"
     github.queued = [(200, {"Link": f'<{evil}>; rel="next"'}, [])]
     with pytest.raises(GitHubError, match="next page"):
-        upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=Waits())
+        upsert_comment(ctx_for(github), body(), suite="support-bot", **fake_time())
     assert len(github.requests) == 1
+
+
+# --- paging, the time budget, duplicates, markers ---------------------------------------------
+
+
+def test_next_link_back_to_a_read_page_is_not_followed(github: FakeGitHub) -> None:
+    first = f"{github.base}/repos/{REPO}/issues/{PR}/comments?per_page=100"
+    second = f"{first}&page=2"
+    github.queued = [
+        (200, {"Link": f'<{second}>; rel="next"'}, []),
+        (200, {"Link": f'<{first}>; rel="next", <{second}>; rel="last"'}, []),
+    ]
+    result = upsert_comment(ctx_for(github), body(), suite="support-bot", **fake_time())
+    assert result.action == "created"
+    assert [m for m, _, _ in github.requests] == ["GET", "GET", "POST"]
+
+
+def test_endless_pages_stop_at_the_cap(github: FakeGitHub) -> None:
+    github.endless = True
+    with pytest.raises(GitHubError, match="more than 100 pages") as info:
+        upsert_comment(ctx_for(github), body(), suite="support-bot", **fake_time())
+    assert "rather than risk a second comment" in str(info.value)
+    assert len(github.requests) == 100
+    assert github.comments == []
+
+
+def test_422_on_the_listing_is_not_called_a_rejected_body(github: FakeGitHub) -> None:
+    github.queued = [(422, {}, {"message": "Validation Failed"})]
+    with pytest.raises(GitHubError) as info:
+        upsert_comment(ctx_for(github), body(), suite="support-bot", **fake_time())
+    message = str(info.value)
+    assert message.startswith(f"listing the comments for {REPO}#{PR} failed with HTTP 422")
+    assert "comment body" not in message
+    assert "check RAGFT_PR" in message
+
+
+def test_422_on_the_post_names_the_body(github: FakeGitHub) -> None:
+    github.queued = [(200, {}, []), (422, {}, {"message": "Validation Failed"})]
+    with pytest.raises(GitHubError, match="rejected the comment body"):
+        upsert_comment(ctx_for(github), body(), suite="support-bot", **fake_time())
+
+
+def test_persistent_retry_after_100_gives_up_at_once_and_says_why(github: FakeGitHub) -> None:
+    github.queued = [(429, {"Retry-After": "100"}, {})] * 10
+    started = time.monotonic()
+    with pytest.raises(GitHubError) as info:
+        upsert_comment(ctx_for(github), body(), suite="support-bot")  # real sleep and clock
+    assert time.monotonic() - started < 30  # generous: it must not wait the 100 s
+    message = str(info.value)
+    assert "asks to wait 100 s" in message
+    assert "time budget" in message
+    assert "the run goes on without it" in message
+    assert len(github.requests) == 1
+
+
+def test_primary_limit_spent_until_later_gives_up_at_once(github: FakeGitHub) -> None:
+    github.queued = [(403, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": _reset(FAR)}, {})]
+    started = time.monotonic()
+    with pytest.raises(GitHubError, match="rate limit"):
+        upsert_comment(ctx_for(github), body(), suite="support-bot")
+    assert time.monotonic() - started < 30
+    assert len(github.requests) == 1
+
+
+def test_retries_stop_when_the_time_budget_is_spent(github: FakeGitHub) -> None:
+    github.queued = [(502, {}, {})] * 10
+    started = time.monotonic()
+    with pytest.raises(GitHubError, match="3 s time budget") as info:
+        upsert_comment(ctx_for(github), body(), suite="support-bot", budget_s=3.0)
+    assert time.monotonic() - started < 30
+    assert info.value.status is None
+    assert 1 <= len(github.requests) < 10
+
+
+def test_a_post_that_lands_late_is_removed(
+    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pytest_ragft.sticky, "TIMEOUT_S", 0.3)
+    held = threading.Event()
+    github.hold = held
+    waits = Waits()
+
+    def sleep(seconds: float) -> None:
+        waits(seconds)
+        if seconds == 0.3:  # the wait for a late post: let the held one land now
+            held.set()
+            deadline = time.monotonic() + 5
+            while len(github.comments) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+
+    result = upsert_comment(ctx_for(github), body(), suite="support-bot", sleep=sleep)
+    assert result.action == "created"
+    assert [m for m, _, _ in github.requests if m != "GET"] == ["POST", "POST", "DELETE"]
+    assert [c["id"] for c in github.comments] == [result.comment_id]
+    assert result.note is not None and "removed a duplicate comment" in result.note
+    assert waits == [1.0, 0.3]
+
+
+def test_duplicates_from_an_earlier_run_are_removed_and_others_kept(github: FakeGitHub) -> None:
+    older = github.add(f"{MARKER}{run_tag('a' * 16)}\nrun 1")
+    newer = github.add(f"{MARKER}{run_tag('b' * 16)}\nrun 1 again")
+    forged = github.add(f"{MARKER}{run_tag('c' * 16)}\nforged", login="mallory", kind="User")
+    legacy = github.add(body("written by an older ragft"))
+    result = upsert_comment(ctx_for(github), body("run 2"), suite="support-bot", **fake_time())
+    assert (result.action, result.comment_id) == ("updated", legacy["id"])
+    assert {c["id"] for c in github.comments} == {forged["id"], legacy["id"]}
+    assert result.note is not None
+    assert f"id {older['id']}" in result.note and f"id {newer['id']}" in result.note
+    again = upsert_comment(ctx_for(github), body("run 3"), suite="support-bot", **fake_time())
+    assert (again.action, again.comment_id, again.note) == ("updated", legacy["id"], None)
+
+
+def test_suites_whose_slugs_collide_keep_their_own_comments(github: FakeGitHub) -> None:
+    first = upsert_comment(ctx_for(github), "A", suite="team a", **fake_time())
+    second = upsert_comment(ctx_for(github), "B", suite="team_a", **fake_time())
+    again = upsert_comment(ctx_for(github), "A2", suite="team a", **fake_time())
+    assert first.comment_id != second.comment_id
+    assert again.comment_id == first.comment_id
+    assert [plain(c) for c in github.comments] == [
+        f"{report_marker('team a')}\nA2",
+        f"{report_marker('team_a')}\nB",
+    ]
+
+
+def test_each_post_carries_a_fresh_run_token(github: FakeGitHub) -> None:
+    upsert_comment(ctx_for(github), body("1"), suite="support-bot", **fake_time())
+    first = github.comments[0]["body"].split("\n", 1)[0]
+    upsert_comment(ctx_for(github), body("2"), suite="support-bot", **fake_time())
+    second = github.comments[0]["body"].split("\n", 1)[0]
+    pattern = r"<!-- ragft:report suite=support-bot --><!-- ragft:run [0-9a-f]{16} -->"
+    assert re.fullmatch(pattern, first) and re.fullmatch(pattern, second)
+    assert first != second
 
 
 # --- where the comment goes ----------------------------------------------------------------------

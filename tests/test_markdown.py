@@ -42,10 +42,15 @@ def _case_blocks(md: str) -> int:
     ("suite", "marker"),
     [
         pytest.param("support-bot", "<!-- ragft:report suite=support-bot -->", id="plain"),
-        pytest.param("acme/bot v2", "<!-- ragft:report suite=acme/bot_v2 -->", id="space"),
-        pytest.param("x --> <b>", "<!-- ragft:report suite=x_--___b_ -->", id="closes-comment"),
-        pytest.param("a\n-->", "<!-- ragft:report suite=a_--_ -->", id="newline"),
-        pytest.param("", "<!-- ragft:report suite=_ -->", id="empty"),
+        pytest.param("acme/bot v2", "<!-- ragft:report suite=acme/bot%20v2 -->", id="space"),
+        pytest.param(
+            "x --> <b>", "<!-- ragft:report suite=x%20--%3E%20%3Cb%3E -->", id="closes-comment"
+        ),
+        pytest.param("a\n-->", "<!-- ragft:report suite=a%0A--%3E -->", id="newline"),
+        pytest.param("--!>", "<!-- ragft:report suite=--%21%3E -->", id="bang-closes-comment"),
+        pytest.param("é", "<!-- ragft:report suite=%C3%A9 -->", id="non-ascii"),
+        pytest.param("\ud800", "<!-- ragft:report suite=%ED%A0%80 -->", id="lone-surrogate"),
+        pytest.param("", "<!-- ragft:report suite=% -->", id="empty"),
     ],
 )
 def test_marker_is_the_first_line(suite: str, marker: str) -> None:
@@ -53,6 +58,22 @@ def test_marker_is_the_first_line(suite: str, marker: str) -> None:
     md = md_of(build_report(6, suite=suite))
     assert md.split("\n", 1)[0] == marker
     assert md.count("-->") == 1
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        pytest.param(["team a", "team_a", "team%20a", "team+a", "team.a"], id="slug-collisions"),
+        pytest.param(["", "%", "_"], id="empty-and-escape-char"),
+        pytest.param(["x" * 300, "x" * 299 + "y", "x" * 150 + "~"], id="long-names"),
+    ],
+)
+def test_different_suites_never_share_a_marker(names: list[str]) -> None:
+    markers = [report_marker(n) for n in names]
+    assert len(set(markers)) == len(names)
+    for marker in markers:
+        assert re.fullmatch(r"<!-- ragft:report suite=[A-Za-z0-9_.:/+%~-]+ -->", marker)
+        assert len(marker) < 260
 
 
 # --- content ----------------------------------------------------------------------------------

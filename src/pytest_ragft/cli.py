@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", type=Path)
     s.set_defaults(func=cmd_report)
 
-    s = sub.add_parser("comment", help="post or update the sticky PR comment")
+    s = sub.add_parser("comment", help="post or update the sticky PR comment or MR note")
     g = s.add_mutually_exclusive_group()
     g.add_argument("--run", dest="run_id")
     g.add_argument("--report", type=Path, help="a JSON report (e.g. a CI artifact)")
@@ -410,6 +410,10 @@ def cmd_comment(args: argparse.Namespace) -> int:
     pr = summary.git.get("pr")
     if not environ.get("RAGFT_PR") and isinstance(pr, int):
         environ["RAGFT_PR"] = str(pr)  # the PR the report's run was for (workflow_run pattern)
+    from pytest_ragft.comment import choose_forge
+
+    if choose_forge(_settings(args).report.comment, environ) == "gitlab":
+        return _comment_on_gitlab(environ, body, report["suite"])
     ctx = github.pr_context(environ)
     if ctx is None:
         raise CliError("cannot post: " + "; ".join(github.missing_context(environ, cli=True)))
@@ -419,6 +423,26 @@ def cmd_comment(args: argparse.Namespace) -> int:
         print(f"ragft comment: {exc}", file=sys.stderr)
         return 1
     print(f"comment {result.action}: {result.url}")
+    for note in [result.note] if result.note else []:
+        print(f"ragft comment: {note}", file=sys.stderr)
+    return 0
+
+
+def _comment_on_gitlab(environ: dict[str, str], body: str, suite: str) -> int:
+    from pytest_ragft import gitlab
+    from pytest_ragft.sticky import PostError
+
+    ctx = gitlab.mr_context(environ)
+    if ctx is None:
+        raise CliError("cannot post: " + "; ".join(gitlab.missing_context(environ)))
+    try:
+        posted = gitlab.upsert_note(ctx, body, suite=suite)
+    except PostError as exc:
+        print(f"ragft comment: {exc}", file=sys.stderr)
+        return 1
+    print(f"note {posted.action}: {posted.url or f'!{ctx.mr}'}")
+    for note in posted.notes:
+        print(f"ragft comment: {note}", file=sys.stderr)
     return 0
 
 

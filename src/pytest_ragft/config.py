@@ -27,6 +27,7 @@ from pytest_ragft.wording import describe, suggest
 Action = Literal["fail", "comment", "warn", "off"]
 CaseFailures = Literal["gate", "strict"]
 GitHubMode = Literal["auto", "events", "always", "never"]
+CommentProvider = Literal["auto", "github", "gitlab"]
 DiagnoseMode = Literal["counterfactual", "static"]
 CaseFormat = Literal["openai-evals", "promptfoo", "deepeval"]
 ReportFormat = Literal["markdown", "json", "html"]
@@ -100,6 +101,8 @@ class ReportSettings:
     json: str = "ragft-report.json"
     html: str = "ragft-report.html"
     github: GitHubMode = "auto"
+    # Where the sticky comment goes; ``github`` above says when, on either forge.
+    comment: CommentProvider = "auto"
 
     def path(self, fmt: ReportFormat, base: Path) -> Path | None:
         """The report's absolute path under ``base``, or None when it is not to be written."""

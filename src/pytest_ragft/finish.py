@@ -133,31 +133,20 @@ def finish(
 def post_comment(
     summary: RunSummary, markdown: str, settings: Settings, environ: Mapping[str, str]
 ) -> tuple[Sunk, str | None]:
-    """The sticky PR comment; with ``github = "always"``, a post that failed is returned as a
-    reason for the gate to fail."""
-    from pytest_ragft import github
+    """The sticky PR comment (or GitLab merge-request note); with ``github = "always"``, a post
+    that failed is returned as a reason for the gate to fail."""
+    from pytest_ragft.comment import post_report
 
-    mode = settings.report.github
-    required = "the PR comment could not be posted (github = always)"
-    if mode == "never":
-        return Sunk(), None
-    ctx = github.pr_context(environ)
-    if ctx is None:
-        in_pr = bool(environ.get("RAGFT_PR")) or environ.get("GITHUB_EVENT_NAME", "").startswith(
-            "pull_request"
-        )
-        notes = []
-        if mode == "always" or in_pr:
-            notes.append("PR comment not posted: " + "; ".join(github.missing_context(environ)))
-        return Sunk(notes=notes), required if mode == "always" else None
     heads = any(e.action in ("fail", "comment") for e in summary.gate.events)
-    try:
-        result = github.upsert_comment(
-            ctx, markdown, suite=summary.suite, create=mode != "events" or heads
-        )
-    except github.GitHubError as exc:
-        return Sunk(notes=[f"PR comment not posted: {exc}"]), required if mode == "always" else None
-    return Sunk([f"PR comment: {result.action}"], [result.note] if result.note else []), None
+    outcome = post_report(
+        settings,
+        environ,
+        markdown,
+        summary.suite,
+        create=settings.report.github != "events" or heads,
+    )
+    written = [outcome.written] if outcome.written else []
+    return Sunk(written, list(outcome.notes)), outcome.failure
 
 
 def run_finished_hook(hook: Any, summary: RunSummary) -> Sunk:

@@ -6,7 +6,9 @@ Everything from a case (ids, inputs, answers, check messages) is untrusted and g
 
 from __future__ import annotations
 
+import hashlib
 import re
+import string
 from collections.abc import Sequence
 
 from pytest_ragft.model import CaseRecord
@@ -16,7 +18,7 @@ from pytest_ragft.runsummary import GateEvent, RunSummary
 
 MARKER_PREFIX = "<!-- ragft:report suite="
 DEFAULT_LIMIT = 65_000
-_SUITE_UNSAFE = re.compile(r"[^A-Za-z0-9_.:/+-]")
+_SUITE_SAFE = frozenset(string.ascii_letters + string.digits + "_.:/+-")
 _SAFE_URL = re.compile(r"https?://[^\s<>()\[\]\"'`\\]+")
 _ANSWER_ICON = {"yes": "✅ yes", "no": "❌ no"}
 _DIAGNOSIS_MEANING = {
@@ -35,10 +37,22 @@ _TEXT_CHARS = 500
 def report_marker(suite: str) -> str:
     """The hidden first line that identifies this suite's comment.
 
-    The name is reduced to characters that cannot end an HTML comment or start another one.
+    The name is escaped, not reduced: every character outside ``[A-Za-z0-9_.:/+-]`` becomes
+    ``%XX`` (its UTF-8 bytes), so two suites never share a marker (``team a`` is ``team%20a``,
+    ``team_a`` stays) and no name can close the HTML comment or spell another marker. A name
+    escaped to over 200 characters keeps 150 and a ``~`` with a hash of the whole name.
     """
-    name = _SUITE_UNSAFE.sub("_", suite)[:100] or "_"
-    return f"{MARKER_PREFIX}{name} -->"
+    name = "".join(
+        ch if ch in _SUITE_SAFE else "".join(f"%{b:02X}" for b in _utf8(ch)) for ch in suite
+    )
+    if len(name) > 200:
+        digest = hashlib.sha256(_utf8(suite)).hexdigest()[:16]
+        name = f"{name[:150]}~{digest}"
+    return f"{MARKER_PREFIX}{name or '%'} -->"
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")  # a lone surrogate still gets its own bytes
 
 
 def _category_table(summary: RunSummary) -> list[str]:
