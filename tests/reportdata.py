@@ -225,7 +225,17 @@ def build_report(
             "advice": "Collect more training examples before fine-tuning.",
             "summary": "behavior-bound, stable -> fine-tune (LoRA/QLoRA): not yet, question 3",
         },
-        "flaky": [records[-1]["id"]] if records else [],
+        "flaky": (
+            [
+                {
+                    "id": records[-1]["id"],
+                    "rule": "repeats",
+                    "detail": "repeats disagree in this run: 2 of 3 passed",
+                }
+            ]
+            if records
+            else []
+        ),
         "history": [],
         "cases": records,
     }

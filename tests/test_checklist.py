@@ -418,7 +418,7 @@ def test_answer_cost_evidence_gives_gain_cost_and_payback() -> None:
         "gain 100.00/month (1,000 queries x 10.0% behavior-bound failures x 50% fixed x 2.00) "
         "vs cost 175.00/month (50.00 + 1,500.00 upfront over 12 months); payback 30.0 months"
     )
-    assert got["note"] == "payback 30.0 months"
+    assert got["note"] == "gain 100.00 < cost 175.00 a month"  # a NO says why
 
 
 def test_answer_cost_note_gives_the_payback_of_the_evidence() -> None:

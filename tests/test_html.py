@@ -217,7 +217,7 @@ def make_report() -> dict[str, Any]:
             "summary": "behavior-bound, stable -> fine-tune (LoRA/QLoRA): not yet, "
             "questions 2, 3 and 5",
         },
-        "flaky": ["greeting"],
+        "flaky": [{"id": "greeting", "rule": "repeats", "detail": "repeats disagree"}],
         "history": [
             {
                 "run_id": f"run-000{i}",
@@ -257,7 +257,7 @@ def hostile_report(payload: str) -> dict[str, Any]:
         item.update(title=payload, evidence=payload)
     report["recommendation"]["advice"] = payload
     report["recommendation"]["summary"] = payload
-    report["flaky"] = [payload]
+    report["flaky"] = [{"id": payload, "rule": "repeats", "detail": payload}]
     report["disagreements"] = {payload: {payload: 2}}
     report["tags"] = {payload: report["tags"]["refunds"]}
     report["categories"]["behavior"]["power_note"] = payload

@@ -156,7 +156,9 @@ def test_huge_summary_is_still_capped() -> None:
     report = build_report(40, failed=10)
     for item in report["checklist"]:
         item["evidence"] = "e" * 100_000
-    report["flaky"] = [f"case-{i}" for i in range(10_000)]
+    report["flaky"] = [
+        {"id": f"case-{i}", "rule": "alternating", "detail": "2 flips"} for i in range(10_000)
+    ]
     report["gate"]["events"] += [
         {"event": "regression", "action": "warn", "detail": "d" * 10_000} for _ in range(500)
     ]
@@ -177,7 +179,7 @@ def hostile_md() -> str:
     case["messages"] = [HOSTILE, "# not a heading", "1. not a list", "- not an item"]
     report["checklist"][0]["evidence"] = HOSTILE
     report["gate"]["events"][0]["detail"] = HOSTILE
-    report["flaky"] = ["<b>flaky</b>"]
+    report["flaky"] = [{"id": "<b>flaky</b>", "rule": "repeats", "detail": "<i>why</i>"}]
     return md_of(report)
 
 

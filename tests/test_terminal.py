@@ -107,7 +107,10 @@ def test_extra_lines_for_notes_warnings_flaky_and_disagreements() -> None:
     report = spec_report()
     report["categories"]["behavior"]["power_note"] = "behavior: 40 cases are too few (400 needed)"
     report["disagreements"] = {"knowledge": {"behavior": 4}, "behavior": {"knowledge": 1}}
-    report["flaky"] = ["a", "b"]
+    report["flaky"] = [
+        {"id": "a", "rule": "repeats", "detail": "repeats disagree in this run: 1 of 3 passed"},
+        {"id": "b", "rule": "alternating", "detail": "2 flips over the last 3 runs"},
+    ]
     report["gate"]["events"] += [
         {"event": "regression", "action": "warn", "detail": "knowledge -6.0 points"},
         {"event": "finetune_ready", "action": "comment", "detail": "all five answers are yes"},
@@ -116,7 +119,10 @@ def test_extra_lines_for_notes_warnings_flaky_and_disagreements() -> None:
     assert lines[3] == "note: behavior: 40 cases are too few (400 needed)"
     assert "disagreement: 4 knowledge cases failed for behavior reasons" in lines
     assert "disagreement: 1 behavior case failed for knowledge reasons" in lines
-    assert "flaky: a, b" in lines
+    assert (
+        "flaky: a (repeats disagree in this run: 1 of 3 passed), b (2 flips over the last 3 runs)"
+        in lines
+    )
     assert lines[-3:] == [
         "notice: finetune_ready: all five answers are yes",
         "warning: regression: knowledge -6.0 points",

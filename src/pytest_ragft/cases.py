@@ -492,7 +492,7 @@ class CaseBuilder:
             vars=dict(data.get("vars") or {}),
             expect=dict(data.get("expect") or {}),
             facts=tuple(data.get("facts", ())),
-            volatile=bool(data.get("volatile", False)),
+            volatile=data.get("volatile"),
             gold_contexts=tuple(data.get("gold_contexts", ())),
             tags=tuple(data.get("tags", ())),
             repeats=data.get("repeats"),

@@ -130,9 +130,12 @@ def answer_behavior_gap(
             f"{_limit(knowledge_threshold)} threshold"
         )
     answer: Answer = "yes" if share_ok and knowledge_ok else "no"
-    return _answer(
-        "behavior_gap", answer, f"{shares}; {knowledge}", f"{behavior_bound}/{failures} behavior"
-    )
+    notes = [f"{behavior_bound}/{failures} behavior" + ("" if share_ok else f" < {_limit(share)}")]
+    if not knowledge_ok and knowledge_rate is not None:
+        notes.append(f"knowledge {percent(knowledge_rate)} < {_limit(knowledge_threshold)}")
+    if answer == "no" and share_ok:
+        notes = notes[1:]  # the share holds: the knowledge rate is the reason
+    return _answer("behavior_gap", answer, f"{shares}; {knowledge}", "; ".join(notes))
 
 
 # --- 3. training data ---------------------------------------------------------------------------
@@ -402,7 +405,7 @@ def answer_owner(
     evidence = (
         f"{who} owns the adapter until {until}, {short} {_plural(short, 'day')} short of {span}"
     )
-    return _answer("owner", "no", evidence, f"until {until}")
+    return _answer("owner", "no", evidence, f"until {until}, {short} {_plural(short, 'day')} short")
 
 
 # --- 5. cost ------------------------------------------------------------------------------------
@@ -463,6 +466,8 @@ def answer_cost(
         f"gain {_money(gain)}/month ({gain_parts}) vs cost {_money(spend)}/month "
         f"({spend_parts}); {payback}"
     )
+    if answer == "no":
+        note = f"gain {_money(gain)} < cost {_money(spend)} a month"
     return _answer("cost", answer, evidence, note)
 
 
@@ -497,14 +502,20 @@ def matrix_cell(diagnosis: str | None, volatile: bool) -> Cell | None:
 def recommend(
     failures: Iterable[tuple[str | None, bool]], answers: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
-    """Place each (final diagnosis, volatile) failure in the matrix and name the fullest cell.
+    """Place each (final diagnosis, volatile) failure in the matrix and name the fullest cell."""
+    return recommend_cells((matrix_cell(d, v) for d, v in failures), answers)
+
+
+def recommend_cells(
+    cells: Iterable[Cell | None], answers: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Name the fullest cell of the failures placed in ``cells``.
 
     Ties go to the cheaper step in the order of operations (prompt, RAG, fine-tune,
     pretraining). For fine-tune, ``not_yet`` lists the questions not answered yes.
     """
     counts: dict[Cell, int] = dict.fromkeys(_COUNT_ORDER, 0)
-    for diagnosis, volatile in failures:
-        cell = matrix_cell(diagnosis, volatile)
+    for cell in cells:
         if cell is not None:
             counts[cell] += 1
     leading: Cell | None = None
@@ -520,7 +531,9 @@ def recommend(
     else:
         advice, summary = _ADVICE[leading], HEADLINES[leading]
         if leading == "fine-tune":
-            summary += f": not yet, {_questions(not_yet)}" if not_yet else ": all five answers yes"
+            summary += (
+                f": not yet, {_not_yet(not_yet, answers)}" if not_yet else ": all five answers yes"
+            )
     return {
         "cell": leading,
         "counts": dict(counts),
@@ -533,7 +546,13 @@ def recommend(
 # --- wording ------------------------------------------------------------------------------------
 
 
-def _questions(numbers: Sequence[int]) -> str:
+def _not_yet(numbers: Sequence[int], answers: Sequence[Mapping[str, Any]]) -> str:
+    """``questions 1 (0/3 runs) and 3 (38/200 examples)``: each with the checklist's reason."""
+    notes = {a.get("question"): str(a.get("note") or "") for a in answers}
+    return _questions([f"{q} ({notes[q]})" if notes.get(q) else str(q) for q in numbers])
+
+
+def _questions(numbers: Sequence[int | str]) -> str:
     """ "question 3", "questions 3 and 5", "questions 1, 3 and 5"."""
     if len(numbers) == 1:
         return f"question {numbers[0]}"

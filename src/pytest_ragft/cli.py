@@ -111,6 +111,16 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--last", type=int, default=20)
     s.set_defaults(func=cmd_trend)
 
+    s = sub.add_parser("diff", help="what changed per case between two stored runs")
+    s.add_argument(
+        "runs",
+        nargs="*",
+        metavar="RUN",
+        help="RUN_A RUN_B: B against A; one RUN: it against the baseline run before it; "
+        "none: the latest run against its baseline",
+    )
+    s.set_defaults(func=cmd_diff)
+
     s = sub.add_parser("checklist", help="the five fine-tuning answers from the latest run")
     s.set_defaults(func=cmd_checklist)
 
@@ -350,6 +360,58 @@ def _latest_report(args: argparse.Namespace, run_id: str | None = None) -> dict[
     if report is None:
         raise CliError(f"no runs of suite {settings.suite!r} in {store.location}: run pytest first")
     return dict(report)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """What changed per case between two stored runs: RUN_B against RUN_A; with one run, that
+    run against the baseline run before it; with none, the latest run against its baseline."""
+    from pytest_ragft.summarize import changes_between, outcomes_of
+
+    settings, store = _store(args)
+    with store:
+        after_id = args.runs[-1] if args.runs else None
+        after = _stored(store, settings, after_id)
+        if len(args.runs) == 2:
+            before = _stored(store, settings, args.runs[0])
+        else:
+            before = _baseline_before(store, settings, after)
+    changes = changes_between(outcomes_of(before.cases), after.cases, before.run_id)
+    from pytest_ragft.report import fmt
+
+    head = f"{fmt.short_run(after.run_id)} against {fmt.short_run(before.run_id)}"
+    print(f"{head}: {fmt.changes_text(changes)}")
+    by_id = {c.id: c for c in after.cases}
+    for name in ("newly_failing", "newly_passing", "still_failing", "new", "removed"):
+        ids = getattr(changes, name)
+        if ids:
+            print(f"{fmt.CHANGE_LABELS[name]}:")
+        for case_id in ids:
+            case = by_id.get(case_id)
+            diagnosis = f"  ({case.diagnosis})" if case is not None and case.diagnosis else ""
+            print(f"  {case_id}{diagnosis}")
+    return 0
+
+
+def _stored(store: Any, settings: Any, run_id: str | None) -> Any:
+    from pytest_ragft.runsummary import RunSummary
+
+    report = store.get_report(run_id, settings.suite)
+    if report is None and run_id:
+        raise CliError(f"no run {run_id!r} in {store.location}: see `ragft history`")
+    if report is None:
+        raise CliError(f"no runs of suite {settings.suite!r} in {store.location}: run pytest first")
+    return RunSummary.from_json(report)
+
+
+def _baseline_before(store: Any, settings: Any, after: Any) -> Any:
+    """The latest run on the baseline branch that started before ``after``."""
+    for row in store.recent_runs(settings.suite, last=200, branch=settings.baseline_branch):
+        if row.run_id != after.run_id and str(row.started_at or "") <= after.started_at:
+            return _stored(store, settings, row.run_id)
+    raise CliError(
+        f"no run on the baseline branch {settings.baseline_branch!r} before run "
+        f"{after.run_id[:12]}: name the run to compare with, `ragft diff RUN_A RUN_B`"
+    )
 
 
 def cmd_checklist(args: argparse.Namespace) -> int:

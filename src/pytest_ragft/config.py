@@ -31,6 +31,8 @@ CommentProvider = Literal["auto", "github", "gitlab"]
 DiagnoseMode = Literal["counterfactual", "static"]
 CaseFormat = Literal["openai-evals", "promptfoo", "deepeval"]
 ReportFormat = Literal["markdown", "json", "html"]
+KnowledgeCell = Literal["rag", "pretraining"]
+BehaviorCell = Literal["fine-tune", "prompt"]
 
 ACTIONS: tuple[Action, ...] = ("fail", "comment", "warn", "off")
 CASE_FORMATS: tuple[CaseFormat, ...] = ("openai-evals", "promptfoo", "deepeval")
@@ -94,6 +96,16 @@ class GateSettings:
 
 
 @dataclass(frozen=True)
+class MatrixSettings:
+    """Where a failure goes in the decision matrix when its case has no ``volatile`` and its
+    history gives no evidence: knowledge to RAG (continued pretraining is the rare exception
+    and must be declared), behavior-bound to fine-tune."""
+
+    knowledge: KnowledgeCell = "rag"
+    behavior: BehaviorCell = "fine-tune"
+
+
+@dataclass(frozen=True)
 class ReportSettings:
     """Report file names as configured ("" skips one) and the PR comment mode."""
 
@@ -140,10 +152,15 @@ class Settings:
     judge: str = ""
     diagnose: DiagnoseMode = "counterfactual"
     store_outputs: bool = True
+    # A run from a dirty work tree, or with ``pipeline`` set on the command line or in the
+    # environment, is left out of the baseline unless allowed here.
+    baseline_dirty: bool = False
+    baseline_overridden: bool = False
     thresholds: Thresholds = field(default_factory=Thresholds)
     checklist: ChecklistSettings = field(default_factory=ChecklistSettings)
     gate: GateSettings = field(default_factory=GateSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
+    matrix: MatrixSettings = field(default_factory=MatrixSettings)
     report_dir: Path | None = None
 
     def report_path(self, fmt: ReportFormat) -> Path | None:
@@ -532,7 +549,7 @@ def load_settings(
     top = {
         k: v
         for k, v in merged.items()
-        if k not in ("cases", "suite", "thresholds", "checklist", "gate", "report")
+        if k not in ("cases", "suite", "thresholds", "checklist", "gate", "report", "matrix")
     }
     return Settings(
         rootdir=rootdir,
@@ -547,6 +564,7 @@ def load_settings(
         ),
         gate=GateSettings(**_tuples(gate)),
         report=ReportSettings(**merged.get("report", {})),
+        matrix=MatrixSettings(**merged.get("matrix", {})),
         report_dir=report_dir,
         **_floats(top, ("min_pass_ratio", "timeout_s")),
     )
@@ -662,7 +680,18 @@ def _report_dir(rootdir: Path, value: Any) -> Path | None:
 # --------------------------------------------------------------------------------------------
 # Identity of a configuration
 
-_NOT_HASHED = ("rootdir", "pyproject", "report", "report_dir", "history")
+# Where files land, which runs form the baseline and how failures are placed in the matrix do
+# not change a run's results.
+_NOT_HASHED = (
+    "rootdir",
+    "pyproject",
+    "report",
+    "report_dir",
+    "history",
+    "baseline_dirty",
+    "baseline_overridden",
+    "matrix",
+)
 
 
 def config_hash(settings: Settings) -> str:

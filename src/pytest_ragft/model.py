@@ -32,7 +32,7 @@ class Case:
     vars: Mapping[str, Any] = field(default_factory=dict)
     expect: Mapping[str, Any] = field(default_factory=dict)
     facts: tuple[str, ...] = ()
-    volatile: bool = False
+    volatile: bool | None = None  # None: placed by evidence from history, else by default
     gold_contexts: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     repeats: int | None = None
@@ -75,6 +75,17 @@ class Case:
         if isinstance(any_of, list) and any_of:
             return (tuple(str(option) for option in any_of),)
         return ()
+
+
+def expectations_digest(case: Case) -> str:
+    """A short digest of what a case expects (``facts``, ``expect``, ``gold_contexts``), so
+    history can tell a case whose requirement changed from one whose outcome merely moved."""
+    import hashlib
+    import json
+
+    what = {"facts": case.facts, "expect": case.expect, "gold_contexts": case.gold_contexts}
+    text = json.dumps(what, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def input_text(value: str | tuple[Message, ...] | list[Any]) -> str:
@@ -145,7 +156,7 @@ class CaseRecord:
     outcome: Outcome
     pass_ratio: float | None
     tags: list[str] = field(default_factory=list)
-    volatile: bool = False
+    volatile: bool | None = None
     source: str = ""
     input: str = ""
     facts: list[str] = field(default_factory=list)
@@ -157,6 +168,7 @@ class CaseRecord:
     python: bool = False
     skip_reason: str | None = None
     min_pass_ratio: float | None = None
+    content: str | None = None  # digest of the case's expectations, to tell a changed case
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe copy (lists copied, not shared): faster than ``asdict`` on every item."""

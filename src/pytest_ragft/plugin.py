@@ -101,7 +101,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "ragft(kind, facts=(), tags=(), volatile=False, repeats=None, min_pass_ratio=None): "
+        "ragft(kind, facts=(), tags=(), volatile=None, repeats=None, min_pass_ratio=None): "
         "an eval case written in Python",
     )
     config.addinivalue_line("markers", "knowledge: an eval case of the knowledge category")

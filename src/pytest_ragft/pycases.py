@@ -92,14 +92,14 @@ def marker_case(item: pytest.Item) -> Case | None:
         isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 < ratio <= 1
     ):
         raise MarkerError(f"{where}: min_pass_ratio must be a number in (0, 1], got {ratio!r}")
-    if not isinstance(kwargs.get("volatile", False), bool):
-        raise MarkerError(f"{where}: volatile must be True or False")
+    if not isinstance(kwargs.get("volatile", False), bool | None):
+        raise MarkerError(f"{where}: volatile must be True, False or None")
     return Case(
         id=case_id(item),
         kind=kind,
         facts=_strings(kwargs.get("facts", ()), "facts", where),
         tags=_strings(kwargs.get("tags", ()), "tags", where),
-        volatile=kwargs.get("volatile", False),
+        volatile=kwargs.get("volatile"),
         gold_contexts=_strings(kwargs.get("gold_contexts", ()), "gold_contexts", where),
         repeats=repeats,
         min_pass_ratio=ratio,

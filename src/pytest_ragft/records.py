@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from pytest_ragft.model import Case, CaseRecord, Outcome, RepeatRecord
+from pytest_ragft.model import Case, CaseRecord, Outcome, RepeatRecord, expectations_digest
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,7 @@ def make_record(
         python=python,
         skip_reason=skip_reason,
         min_pass_ratio=min_pass_ratio if python else None,
+        content=expectations_digest(case),
     )
 
 

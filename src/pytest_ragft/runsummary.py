@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_ragft.flaky import FlakyCase
 from pytest_ragft.model import DIAGNOSES, CaseRecord
 
 SCHEMA_VERSION = 1
@@ -258,6 +259,9 @@ class Recommendation:
     not_yet: tuple[int, ...] = ()
     advice: str = ""
     summary: str = ""
+    # How many failures were placed by their case's declared volatile, by evidence from the
+    # case's history, and by the matrix's default.
+    placed: Mapping[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -266,6 +270,7 @@ class Recommendation:
             "not_yet": list(self.not_yet),
             "advice": self.advice,
             "summary": self.summary,
+            "placed": dict(self.placed),
         }
 
     @classmethod
@@ -278,6 +283,7 @@ class Recommendation:
             not_yet=tuple(q for q in _seq(data.get("not_yet")) if isinstance(q, int)),
             advice=_str(data.get("advice")) or "",
             summary=_str(data.get("summary")) or "",
+            placed={str(k): v for k, v in _map(data.get("placed")).items() if _int(v, -1) >= 0},
         )
 
 
@@ -331,6 +337,38 @@ class SeriesPoint:
         )
 
 
+CHANGE_LISTS = ("newly_failing", "newly_passing", "still_failing", "new", "removed")
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Each case against the latest baseline run: what broke, what was fixed, what still
+    fails, what is new and what is gone (ids sorted). ``against`` is None without a baseline."""
+
+    against: str | None = None
+    newly_failing: tuple[str, ...] = ()
+    newly_passing: tuple[str, ...] = ()
+    still_failing: tuple[str, ...] = ()
+    new: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    of_case: Mapping[str, str] = field(default_factory=dict)  # id -> change, "still_passing" too
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "against": self.against,
+            **{name: list(getattr(self, name)) for name in CHANGE_LISTS},
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, cases: Sequence[Mapping[str, Any]] = ()) -> Changes:
+        data = _map(data)
+        lists = {name: tuple(str(i) for i in _seq(data.get(name))) for name in CHANGE_LISTS}
+        of_case = {
+            str(c.get("id")): str(c["change"]) for c in cases if isinstance(c.get("change"), str)
+        }
+        return cls(against=_str(data.get("against")), of_case=of_case, **lists)
+
+
 @dataclass(frozen=True)
 class RunSummary:
     """Everything one run found, decided once: the unit every output is made from."""
@@ -355,10 +393,11 @@ class RunSummary:
     disagreements: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     checklist: tuple[Answer, ...] = ()
     recommendation: Recommendation = Recommendation(None)
-    flaky: tuple[str, ...] = ()
+    flaky: tuple[FlakyCase, ...] = ()
     history: tuple[SeriesPoint, ...] = ()
     cases: tuple[CaseRecord, ...] = ()
     shards: tuple[str, ...] | None = None
+    changes: Changes = Changes()
 
     @property
     def complete(self) -> bool:
@@ -394,9 +433,12 @@ class RunSummary:
             "disagreements": {k: dict(v) for k, v in self.disagreements.items()},
             "checklist": [a.to_json() for a in self.checklist],
             "recommendation": self.recommendation.to_json(),
-            "flaky": list(self.flaky),
+            "flaky": [f.to_json() for f in self.flaky],
             "history": [p.to_json() for p in self.history],
-            "cases": [c.to_dict() for c in self.cases],
+            "changes": self.changes.to_json(),
+            "cases": [
+                {**c.to_dict(), "change": self.changes.of_case.get(c.id)} for c in self.cases
+            ],
         }
         if self.shards is not None:
             data["shards"] = list(self.shards)
@@ -431,10 +473,13 @@ class RunSummary:
             disagreements=_disagreements(data.get("disagreements")),
             checklist=tuple(Answer.from_json(a) for a in _seq(data.get("checklist"))),
             recommendation=Recommendation.from_json(data.get("recommendation")),
-            flaky=tuple(str(c) for c in _seq(data.get("flaky"))),
+            flaky=tuple(_flaky(f) for f in _seq(data.get("flaky"))),
             history=tuple(SeriesPoint.from_json(p) for p in _seq(data.get("history"))),
             cases=tuple(_case(c) for c in _seq(data.get("cases")) if isinstance(c, Mapping)),
             shards=tuple(str(s) for s in shards) if isinstance(shards, list) else None,
+            changes=Changes.from_json(
+                data.get("changes"), [c for c in _seq(data.get("cases")) if isinstance(c, Mapping)]
+            ),
         )
 
 
@@ -455,6 +500,19 @@ def _case(data: Mapping[str, Any]) -> CaseRecord:
     for name in ("messages", "tags", "facts"):
         filled[name] = [str(v) for v in _seq(filled.get(name))]
     return CaseRecord.from_dict(filled)
+
+
+def _flaky(value: Any) -> FlakyCase:
+    """A flaky case of a report; an older report lists only the id."""
+    if not isinstance(value, Mapping):
+        return FlakyCase(str(value), "history", "outcome changed between runs")
+    runs = tuple(str(r) for r in _seq(value.get("runs")))
+    return FlakyCase(
+        str(value.get("id") or ""),
+        str(value.get("rule") or ""),
+        str(value.get("detail") or ""),
+        runs,
+    )
 
 
 def _partial(data: Mapping[str, Any]) -> str | None:

@@ -15,12 +15,16 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from pytest_ragft import checklist, diagnosis, stats
+from pytest_ragft.checklist import add_months
 from pytest_ragft.diagnosis import BEHAVIOR_BOUND
+from pytest_ragft.flaky import Observation, flaky_cases
 from pytest_ragft.model import DIAGNOSES, KINDS, CaseRecord
 from pytest_ragft.records import merge_records, outcome_counts
 from pytest_ragft.runsummary import (
+    CHANGE_LISTS,
     Answer,
     Category,
+    Changes,
     CounterfactualCounts,
     Gate,
     GateEvent,
@@ -29,6 +33,7 @@ from pytest_ragft.runsummary import (
     RunSummary,
     SeriesPoint,
 )
+from pytest_ragft.signals import PLACED_BY, place
 
 if TYPE_CHECKING:
     from pytest_ragft.config import Settings
@@ -44,7 +49,9 @@ class HistoryContext:
     latest_outcomes: Mapping[str, tuple[str, bool]] = field(default_factory=dict)
     baseline_count: int = 0
     series: Sequence[Mapping[str, Any]] = ()  # earlier runs, oldest first
-    flaky: Sequence[str] = ()
+    # Each case's earlier outcomes and expectations, oldest first: flakiness and the signal.
+    case_history: Mapping[str, Sequence[Observation]] = field(default_factory=dict)
+    baseline_run_id: str | None = None  # the latest baseline run, which changes compare with
 
 
 @dataclass(frozen=True)
@@ -115,12 +122,59 @@ def summarize(inputs: RunInputs) -> RunSummary:
         counterfactual=counterfactual_counts(failed),
         disagreements=disagreements(failed),
         checklist=tuple(answers),
-        recommendation=recommend(failed, answers),
-        flaky=tuple(inputs.history.flaky) if inputs.history else (),
+        recommendation=recommend(failed, answers, inputs),
+        flaky=tuple(
+            flaky_cases(
+                cases,
+                inputs.history.case_history if inputs.history else {},
+                run_id=inputs.run_id,
+                sha=inputs.meta.get("git", {}).get("sha"),
+            )
+        ),
         history=series(inputs, categories),
         cases=tuple(cases),
         shards=inputs.shards,
+        changes=case_changes(cases, inputs.history),
     )
+
+
+def case_changes(cases: Sequence[CaseRecord], history: HistoryContext | None) -> Changes:
+    """This run's cases against the latest baseline run; "failing" is failed or error."""
+    if history is None or history.baseline_run_id is None:
+        return Changes()
+    before = {case_id: passed for case_id, (_, passed) in history.latest_outcomes.items()}
+    return changes_between(before, cases, history.baseline_run_id)
+
+
+def changes_between(
+    before: Mapping[str, bool], cases: Sequence[CaseRecord], against: str
+) -> Changes:
+    """``cases`` against the outcomes of run ``against`` (case id -> passed; skipped cases
+    left out), as the lists and each case's change."""
+    of_case = {c.id: change for c in cases if (change := _change(c, before)) is not None}
+    lists = {name: sorted(i for i, ch in of_case.items() if ch == name) for name in CHANGE_LISTS}
+    lists["removed"] = sorted(set(before) - {c.id for c in cases})
+    return Changes(
+        against=against,
+        of_case=of_case,
+        **{name: tuple(ids) for name, ids in lists.items()},
+    )
+
+
+def outcomes_of(cases: Sequence[CaseRecord]) -> dict[str, bool]:
+    """Case id -> passed, for the cases of a stored run that were not skipped."""
+    return {c.id: c.outcome == "passed" for c in cases if c.outcome != "skipped"}
+
+
+def _change(case: CaseRecord, before: Mapping[str, bool]) -> str | None:
+    if case.outcome == "skipped":
+        return None
+    if case.id not in before:
+        return "new"
+    failing = case.outcome in ("failed", "error")
+    if before[case.id]:
+        return "newly_failing" if failing else "still_passing"
+    return "still_failing" if failing else "newly_passing"
 
 
 def category(records: Sequence[CaseRecord], threshold: float | None) -> Category:
@@ -290,9 +344,21 @@ def disagreements(failed: Sequence[CaseRecord]) -> dict[str, dict[str, int]]:
     }
 
 
-def recommend(failed: Sequence[CaseRecord], answers: Sequence[Answer]) -> Recommendation:
-    placed = ((c.diagnosis, c.volatile) for c in failed if c.diagnosis)
-    return Recommendation.from_json(checklist.recommend(placed, [a.to_json() for a in answers]))
+def recommend(
+    failed: Sequence[CaseRecord], answers: Sequence[Answer], inputs: RunInputs
+) -> Recommendation:
+    """The matrix cell with the most failures, each placed by its declared, measured or
+    default signal, and how many were placed each way."""
+    history = inputs.history.case_history if inputs.history else {}
+    horizon = add_months(inputs.today, -inputs.settings.checklist.horizon_months).isoformat()
+    placed = [
+        place(c, history, horizon, inputs.settings.matrix)
+        for c in failed
+        if c.diagnosis and c.diagnosis != "error"
+    ]
+    made = checklist.recommend_cells((cell for cell, _ in placed), [a.to_json() for a in answers])
+    made["placed"] = {how: sum(h == how for _, h in placed) for how in PLACED_BY}
+    return Recommendation.from_json(made)
 
 
 def answer_questions(

@@ -52,7 +52,7 @@ def open_history(settings: Settings, run_id: str) -> Opened:
             latest_outcomes=base.latest_outcomes,
             baseline_count=base.count,
             series=store.series(settings.suite, last=9),
-            flaky=[str(f["case_id"]) for f in store.flaky_cases(settings.suite, last=10)],
+            baseline_run_id=base.run_ids[0] if base.run_ids else None,
         )
     except HistoryError as exc:
         store.close()

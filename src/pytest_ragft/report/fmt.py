@@ -11,8 +11,10 @@ from collections.abc import Iterable, Mapping
 
 from pytest_ragft.checklist import HEADLINES, KEYS, TITLES
 from pytest_ragft.runsummary import (
+    CHANGE_LISTS,
     Answer,
     Category,
+    Changes,
     CounterfactualCounts,
     Gate,
     GateEvent,
@@ -30,6 +32,14 @@ MATRIX = (
     ("behavior-bound", ("fine-tune", "prompt")),
 )
 SPARKS = "▁▂▃▄▅▆▇█"
+CHANGE_LABELS = {
+    "newly_failing": "newly failing",
+    "newly_passing": "newly passing",
+    "still_failing": "still failing",
+    "new": "new",
+    "removed": "removed",
+}
+MAX_CHANGED_IDS = 30  # per list in the Markdown and HTML; the JSON report has them all
 # The checklist's wording of each cell, looked up by the plain string a report holds.
 _HEADLINES: Mapping[str, str] = {str(cell): text for cell, text in HEADLINES.items()}
 
@@ -213,3 +223,23 @@ def counterfactual_text(counts: CounterfactualCounts) -> str | None:
     if not (counts.confirmed or counts.overturned or counts.run):
         return None
     return f"{counts.confirmed} confirmed · {counts.overturned} overturned"
+
+
+def changes_text(changes: Changes) -> str | None:
+    """``2 newly failing · 1 newly passing · 3 still failing · 1 new · 0 removed``; None
+    without a baseline run to compare with."""
+    if changes.against is None:
+        return None
+    return " · ".join(f"{len(getattr(changes, n))} {CHANGE_LABELS[n]}" for n in CHANGE_LISTS)
+
+
+def short_run(run_id: str) -> str:
+    """A run id as ``ragft history`` shows it."""
+    return run_id[:12]
+
+
+def placed_text(rec: Recommendation) -> str | None:
+    """``signal: 1 declared, 2 measured, 3 by default``; None when nothing was placed."""
+    words = {"declaration": "declared", "evidence": "measured", "default": "by default"}
+    placed = [f"{n} {words.get(how, how)}" for how, n in rec.placed.items() if n]
+    return "signal: " + ", ".join(placed) if placed else None

@@ -48,6 +48,7 @@ def render_html(summary: RunSummary) -> str:
         _categories(summary),
         _trends(summary),
         _diagnosis(summary),
+        _changes(summary),
         _checklist(summary),
         _recommendation(summary),
         _cases(summary),
@@ -374,13 +375,54 @@ def _diagnosis(summary: RunSummary) -> str:
     ]
     lines.extend(_e(text) for text in fmt.disagreement_texts(summary.disagreements))
     if summary.flaky:
-        lines.append("Flaky cases: " + ", ".join(f"<code>{_e(c)}</code>" for c in summary.flaky))
+        lines.append(
+            "Flaky cases: "
+            + ", ".join(f"<code>{_e(f.id)}</code> ({_e(f.detail)})" for f in summary.flaky)
+        )
     notes = "".join(f"<li>{line}</li>" for line in lines)
     return (
         '<section id="diagnosis">\n<h2>Failures diagnosed</h2>\n'
         f'<p class="chips">{chips}</p>\n'
         + (f'<ul class="notes">{notes}</ul>' if notes else "")
         + "\n</section>"
+    )
+
+
+def _changes(summary: RunSummary) -> str:
+    """Newly failing cases first (with their diagnosis), then newly passing, each bounded."""
+    counts = fmt.changes_text(summary.changes)
+    if counts is None:
+        return ""
+    changes = summary.changes
+    by_id = {c.id: c for c in summary.cases}
+    blocks = []
+    for name, ids in (
+        ("newly_failing", changes.newly_failing),
+        ("newly_passing", changes.newly_passing),
+    ):
+        if not ids:
+            continue
+        items = []
+        for case_id in ids[: fmt.MAX_CHANGED_IDS]:
+            case = by_id.get(case_id)
+            extra = (
+                f" {_badge(case.diagnosis, 'diag-' + _token(case.diagnosis))}"
+                if case and case.diagnosis
+                else ""
+            )
+            items.append(f"<li><code>{_e(case_id)}</code>{extra}</li>")
+        if len(ids) > fmt.MAX_CHANGED_IDS:
+            items.append(
+                f"<li>…and {len(ids) - fmt.MAX_CHANGED_IDS} more (see the JSON report)</li>"
+            )
+        label = fmt.CHANGE_LABELS[name].capitalize()
+        blocks.append(
+            f'<h3>{label} ({len(ids)})</h3>\n<ul class="changes {name}">{"".join(items)}</ul>'
+        )
+    return (
+        '<section id="changes">\n<h2>Changes against the baseline</h2>\n'
+        f'<p class="muted">Against run <code>{_e(fmt.short_run(changes.against or ""))}</code>: '
+        f"{_e(counts)}</p>\n" + "\n".join(blocks) + "\n</section>"
     )
 
 
@@ -412,6 +454,9 @@ def _recommendation(summary: RunSummary) -> str:
     counts = rec.counts
     headline = _e(fmt.arrows(fmt.recommendation_text(rec)))
     advice_text = fmt.advice_text(rec)
+    placed = fmt.placed_text(rec)
+    if placed:
+        advice_text = f"{advice_text or ''} The failures' {placed}.".strip()
     advice = f'<p class="advice">{_e(advice_text)}</p>' if advice_text else ""
     rows = []
     for row_label, cells in fmt.MATRIX:
@@ -488,8 +533,8 @@ def _case_facts(case: CaseRecord) -> str:
         details.append(f"<dt>where</dt><dd><code>{_e(where)}</code></dd>")
     if case.tags:
         details.append(f"<dt>tags</dt><dd>{_e(', '.join(case.tags))}</dd>")
-    if case.volatile:
-        details.append("<dt>signal</dt><dd>volatile</dd>")
+    if case.volatile is not None:
+        details.append(f"<dt>signal</dt><dd>{'volatile' if case.volatile else 'stable'}</dd>")
     if case.facts:
         details.append(
             "<dt>facts</dt><dd>" + " · ".join(f"<q>{_e(f)}</q>" for f in case.facts) + "</dd>"

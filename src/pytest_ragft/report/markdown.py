@@ -186,20 +186,57 @@ def _recommendation(summary: RunSummary) -> list[str]:
     lines = [f"**Recommendation:** {text}"]
     counts = fmt.cell_counts_text(rec)
     if counts:
+        placed = fmt.placed_text(rec)
         lines.append(f"Failures per cell: {escape_md(counts, limit=300)}")
+        if placed:
+            lines[-1] += f" ({escape_md(placed, limit=200)})"
     advice = fmt.advice_text(rec)
     if advice:
         lines.append(escape_md(advice, limit=1000))
     return [line + "  " if i < len(lines) - 1 else line for i, line in enumerate(lines)]
 
 
+def _changes(summary: RunSummary) -> list[str]:
+    """Newly failing cases first (with their diagnosis), then newly passing, each bounded."""
+    counts = fmt.changes_text(summary.changes)
+    if counts is None:
+        return []
+    changes = summary.changes
+    by_id = {c.id: c for c in summary.cases}
+    lines = [
+        f"### Changes against the baseline run {escape_md(fmt.short_run(changes.against or ''))}",
+        "",
+        counts,
+    ]
+    for name, ids in (
+        ("newly_failing", changes.newly_failing),
+        ("newly_passing", changes.newly_passing),
+    ):
+        if not ids:
+            continue
+        lines += ["", f"**{fmt.CHANGE_LABELS[name].capitalize()}** ({len(ids)}):", ""]
+        for case_id in ids[: fmt.MAX_CHANGED_IDS]:
+            case = by_id.get(case_id)
+            diagnosis = f" · {escape_md(case.diagnosis)}" if case and case.diagnosis else ""
+            kind = f" · {escape_md(case.kind)}" if case else ""
+            lines.append(f"- **{escape_md(case_id, limit=200)}**{kind}{diagnosis}")
+        if len(ids) > fmt.MAX_CHANGED_IDS:
+            lines.append(f"- ...and {len(ids) - fmt.MAX_CHANGED_IDS} more (see the JSON report)")
+    return lines
+
+
 def _flaky(summary: RunSummary) -> list[str]:
     flaky = summary.flaky
     if not flaky:
         return []
-    shown = ", ".join(f"**{escape_md(c, limit=100)}**" for c in flaky[:30])
-    more = f" ...and {len(flaky) - 30} more" if len(flaky) > 30 else ""
-    return [f"**Flaky cases** (outcome changes between runs or repeats): {shown}{more}"]
+    lines = ["**Flaky cases** (the outcome alternates with nothing changed):", ""]
+    lines += [
+        f"- **{escape_md(f.id, limit=100)}**: {escape_md(f.detail, limit=_TEXT_CHARS)}"
+        for f in flaky[:30]
+    ]
+    if len(flaky) > 30:
+        lines.append(f"- ...and {len(flaky) - 30} more")
+    return lines
 
 
 def _footer(summary: RunSummary) -> str:
@@ -329,6 +366,7 @@ def render_markdown(summary: RunSummary, *, limit: int = DEFAULT_LIMIT) -> str:
             _category_table(summary),
             _tag_table(summary),
             _diagnosis(summary),
+            _changes(summary),
             _checklist(summary),
             _recommendation(summary),
         )

@@ -61,6 +61,22 @@ def _diagnosis(summary: RunSummary) -> list[str]:
     return lines
 
 
+def _changes(summary: RunSummary) -> list[str]:
+    """One line of counts against the baseline run, and the first few newly failing ids."""
+    counts = fmt.changes_text(summary.changes)
+    if counts is None:
+        return []
+    changes = summary.changes
+    line = f"changes vs {fmt.short_run(changes.against or '')}: {counts}"
+    if changes.newly_failing:
+        shown = ", ".join(escape_terminal(i, limit=80) for i in changes.newly_failing[:5])
+        more = (
+            f" and {len(changes.newly_failing) - 5} more" if len(changes.newly_failing) > 5 else ""
+        )
+        line += f" (newly failing: {shown}{more})"
+    return [line]
+
+
 def _checklist(summary: RunSummary) -> list[str]:
     if not summary.checklist:
         return []
@@ -79,7 +95,10 @@ def _notices(summary: RunSummary) -> list[str]:
     lines = []
     flaky = summary.flaky
     if flaky:
-        shown = ", ".join(escape_terminal(c, limit=80) for c in flaky[:10])
+        shown = ", ".join(
+            f"{escape_terminal(f.id, limit=80)} ({escape_terminal(f.detail, limit=120)})"
+            for f in flaky[:10]
+        )
         more = f" and {len(flaky) - 10} more" if len(flaky) > 10 else ""
         lines.append(f"flaky: {shown}{more}")
     gate = summary.gate
@@ -96,9 +115,13 @@ def _notices(summary: RunSummary) -> list[str]:
 def terminal_lines(summary: RunSummary) -> list[str]:
     """The lines under pytest's ``ragft`` heading: the summary decides, this only words it."""
     rec = fmt.recommendation_text(summary.recommendation)
+    placed = fmt.placed_text(summary.recommendation)
+    if placed:
+        rec += f" ({placed})"
     return [
         *_categories(summary),
         *_diagnosis(summary),
+        *_changes(summary),
         *_checklist(summary),
         "recommendation: " + escape_terminal(rec, limit=200),
         *_notices(summary),
