@@ -141,7 +141,7 @@ def compile_pattern(pattern: str) -> regex_engine.Pattern[str]:
     try:
         return regex_engine.compile(pattern, regex_engine.VERSION0)
     except regex_engine.error as exc:
-        raise PatternError(str(exc.msg), exc.pos) from None
+        raise PatternError(str(getattr(exc, "msg", exc)), getattr(exc, "pos", None)) from None
     except (ValueError, OverflowError, RecursionError) as exc:  # e.g. a repeat count too large
         raise PatternError(str(exc), None) from None
 
