@@ -158,9 +158,7 @@ def test_audit_accepts_each_format(tmp_path: Path, line: dict[str, Any], field: 
             'message 1 "content" is a JSON null',
             id="null-content",
         ),
-        pytest.param(
-            {"messages": [{"content": "q"}]}, 'message 1 has no "role" key', id="no-role"
-        ),
+        pytest.param({"messages": [{"content": "q"}]}, 'message 1 has no "role" key', id="no-role"),
         pytest.param(
             {"messages": [{"role": 3, "content": "q"}]},
             'message 1 "role" is a JSON number, not a string',

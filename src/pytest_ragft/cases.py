@@ -598,7 +598,7 @@ class CaseBuilder:
                 message += suggest(instance, [str(o) for o in options])
         elif validator in ("type", "anyOf", "oneOf"):
             message = f"expected {_schema_words(schema)}, got {describe(instance)}"
-            if schema.get("type") == "string" and _scalar(instance):
+            if _accepts_string(schema) and _scalar(instance):
                 message += " (quote it to make it a string)"
         elif validator == "pattern" and at[-1:] == ("id",):
             message = f"{instance!r} is not a valid id: use letters, digits and _ . : - only"
@@ -710,6 +710,17 @@ def _unknown(key: Any, allowed: Sequence[str]) -> str:
     if key == "id" and "id" not in allowed:
         return "an id belongs on each case, not in defaults"
     return f"unknown field {key!r}{suggest(str(key), allowed)}; fields: {', '.join(allowed)}"
+
+
+def _accepts_string(schema: Mapping[str, Any]) -> bool:
+    """Whether a string would do here: then a bare number or boolean only needs quotes."""
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        schema = _schema()["$defs"][ref.rsplit("/", 1)[-1]]
+    branches = [*schema.get("anyOf", ()), *schema.get("oneOf", ())]
+    return schema.get("type") == "string" or any(
+        isinstance(b, Mapping) and b.get("type") == "string" for b in branches
+    )
 
 
 def _scalar(value: Any) -> bool:

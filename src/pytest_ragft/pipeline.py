@@ -128,7 +128,9 @@ def _normalize(value: Any, latency_s: float) -> Result | CallError:
     if isinstance(value, Result):
         get: Callable[[str], Any] = lambda name: getattr(value, name)  # noqa: E731
     elif isinstance(value, str):
-        return Result(answer=_text(value, MAX_ANSWER_CHARS, notes, "answer"), latency_s=latency_s)
+        text = _text(value, MAX_ANSWER_CHARS, notes, "answer")
+        meta = {"ragft_truncated": notes} if notes else {}
+        return Result(answer=text, metadata=meta, latency_s=latency_s)
     elif isinstance(value, Mapping):
         if "answer" not in value:
             keys = ", ".join(_text(repr(k), 40, {}, "") for k in itertools.islice(value, 8))
