@@ -3,8 +3,8 @@ to tell a whole run from a partial one, and for the training-data contamination 
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import TYPE_CHECKING
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_ragft.config import Settings
@@ -37,3 +37,16 @@ def missing_cases(cases: Collection[Case], ran: Collection[str]) -> list[str]:
     """Node ids of the suite's file cases that this run did not run (deselected, not given on
     the command line, or not reached)."""
     return [f"{c.source}::{c.id}" for c in cases if f"{c.source}::{c.id}" not in ran]
+
+
+def nothing_evaluated(records: Collection[Mapping[str, Any]]) -> str | None:
+    """Why the gate cannot give a verdict on this run, or None: a run whose eval cases were all
+    skipped (or xfailed) measured nothing, and a pass at 0/0 would read as a green build."""
+    if not records:
+        return None  # no eval cases at all: nothing is gated
+    if any(r.get("outcome") in ("passed", "failed", "error") for r in records):
+        return None
+    return (
+        f"all {len(records)} eval case(s) were skipped: the run measured nothing; "
+        "remove the skip (or xfail) markers, or deselect the eval cases (-m 'not ragft')"
+    )
