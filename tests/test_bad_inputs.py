@@ -491,11 +491,11 @@ def history_row(kind: str, tmp: Path) -> Outcome:
 
 
 HISTORY = [
-    ("store-is-text", "text-file", "is corrupt: SQLite's integrity_check says", "move it aside"),
+    ("store-is-text", "text-file", "corrupt: SQLite's integrity_check says", "move it aside"),
     (
         "store-page-damaged",
         "damaged-page",
-        "is corrupt: SQLite's integrity_check says",
+        "corrupt: SQLite's integrity_check says",
         "restore it from a backup",
     ),
     (

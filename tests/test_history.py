@@ -590,7 +590,7 @@ def test_a_corrupt_file_is_a_history_error(tmp_path: Path, content: bytes) -> No
         open_store("history.sqlite", tmp_path)
     message = str(info.value)
     assert str(path) in message
-    assert "is corrupt: SQLite's integrity_check says: file is not a database" in message
+    assert "corrupt: SQLite's integrity_check says: file is not a database" in message
     assert "move it aside" in message
     assert path.read_bytes() == content
     assert sorted(p.name for p in tmp_path.iterdir()) == ["history.sqlite"]
@@ -635,7 +635,7 @@ def test_a_page_corrupted_store_is_named_corrupt_and_left_alone(
             store.recent_runs()
     message = str(info.value)
     assert str(path) in message
-    assert "is corrupt: SQLite's integrity_check says:" in message
+    assert "corrupt: SQLite's integrity_check says:" in message
     assert "restore it from a backup, or move it aside" in message
     assert "no upgrade" not in message
     assert path.read_bytes() == damaged

@@ -176,9 +176,9 @@ def corrupt(target: Target, problems: list[str]) -> HistoryError:
     """A damaged store named as such, in SQLite's own words, with what to do."""
     said = "; ".join(" ".join(p.split()) for p in problems)[:500]
     return HistoryError(
-        f"history store {target.shown} is corrupt: SQLite's integrity_check says: {said}. "
-        "It was left as it is: restore it from a backup, or move it aside (a new history "
-        "starts), or point `history` elsewhere"
+        f"history store {target.shown} is not a SQLite database or is damaged (corrupt: "
+        f"SQLite's integrity_check says: {said}). It was left as it is: restore it from a "
+        "backup, or move it aside (a new history starts), or point `history` elsewhere"
     )
 
 
