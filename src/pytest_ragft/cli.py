@@ -108,6 +108,35 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=cmd_schema)
 
+    _add_reading_verbs(sub)
+
+    s = sub.add_parser("comment", help="post or update the sticky PR comment")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--run", dest="run_id", metavar="ID", help="a stored run (default: the latest)")
+    g.add_argument("--report", type=Path, help="a JSON report (e.g. a CI artifact)")
+    s.add_argument("--dry-run", action="store_true", help="print the comment, post nothing")
+    s.set_defaults(func=cmd_comment)
+
+    s = sub.add_parser("merge", help="one run from the JSON reports of sharded CI jobs")
+    s.add_argument("files", nargs="+", type=Path, help="the shards' JSON reports")
+    s.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("ragft-report.json"),
+        help="the merged JSON report (default: ragft-report.json)",
+    )
+    s.add_argument(
+        "--no-history", action="store_true", help="neither compare with nor store into the history"
+    )
+    s.set_defaults(func=cmd_merge)
+
+    _add_transfer_verbs(sub)
+    return p
+
+
+def _add_reading_verbs(sub: Any) -> None:
+    """The verbs that read the history: history, trend, checklist, report."""
     s = sub.add_parser("history", help="list recent runs")
     s.add_argument(
         "--last", type=_positive, default=10, metavar="N", help="the N latest runs (default 10)"
@@ -135,27 +164,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", type=Path, help="write to this file (default: stdout)")
     s.set_defaults(func=cmd_report)
 
-    s = sub.add_parser("comment", help="post or update the sticky PR comment")
-    g = s.add_mutually_exclusive_group()
-    g.add_argument("--run", dest="run_id", metavar="ID", help="a stored run (default: the latest)")
-    g.add_argument("--report", type=Path, help="a JSON report (e.g. a CI artifact)")
-    s.add_argument("--dry-run", action="store_true", help="print the comment, post nothing")
-    s.set_defaults(func=cmd_comment)
 
-    s = sub.add_parser("merge", help="one run from the JSON reports of sharded CI jobs")
-    s.add_argument("files", nargs="+", type=Path, help="the shards' JSON reports")
-    s.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        default=Path("ragft-report.json"),
-        help="the merged JSON report (default: ragft-report.json)",
-    )
-    s.add_argument(
-        "--no-history", action="store_true", help="neither compare with nor store into the history"
-    )
-    s.set_defaults(func=cmd_merge)
-
+def _add_transfer_verbs(sub: Any) -> None:
+    """The verbs that move runs in and out of the history: export, import."""
     s = sub.add_parser("export", help="write the history's runs as JSONL")
     s.add_argument("-o", "--output", type=Path, help="write to this file (default: stdout)")
     s.set_defaults(func=cmd_export)
@@ -163,7 +174,6 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("import", help="read runs from JSONL into the history")
     s.add_argument("input", help="a JSONL file written by `ragft export`, or - for stdin")
     s.set_defaults(func=cmd_import)
-    return p
 
 
 def _positive(text: str) -> int:
@@ -230,7 +240,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from pytest_ragft.cases import CaseFileError, expand_sources, load_case_file
+    from pytest_ragft.cases import CaseFileError, load_case_file
     from pytest_ragft.checks import BUILTIN_CHECKS
 
     try:
@@ -247,27 +257,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(problem)
             return 1
         names |= hooked
-    if args.paths:
-        files: list[tuple[Path, Any]] = []
-        for path in args.paths:
-            path = path.resolve()
-            if path.is_dir():
-                files.extend(
-                    (p, None)
-                    for p in sorted(path.rglob("*"))
-                    if p.suffix in (".yaml", ".yml", ".json", ".jsonl")
-                    and p.is_file()
-                    and not _is_schema_file(p)
-                )
-            elif path.exists():
-                files.append((path, None))
-            else:
-                print(f"{path}: no such file or folder", file=sys.stderr)
-                return 1
-        by_path = {p.resolve(): s for p, s in expand_sources(settings.cases, root)}
-        files = [(p, by_path.get(p.resolve())) for p, _ in files]
-    else:
-        files = list(expand_sources(settings.cases, root))
+    files = _validate_files(args.paths, settings)
+    if files is None:
+        return 1
     errors = 0
     seen: dict[str, str] = {}
     total = 0
@@ -302,6 +294,33 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 1
     print(f"ok: [tool.ragft] and {total} case(s) in {len(files)} file(s)")
     return 0
+
+
+def _validate_files(paths: list[Path], settings: Any) -> list[tuple[Path, Any]] | None:
+    """The files to validate, each with its ``cases`` entry; None after saying a path is
+    missing. Without paths: the files the ``cases`` globs match."""
+    from pytest_ragft.cases import expand_sources
+
+    if not paths:
+        return list(expand_sources(settings.cases, settings.rootdir))
+    files: list[tuple[Path, Any]] = []
+    for path in paths:
+        path = path.resolve()
+        if path.is_dir():
+            files.extend(
+                (p, None)
+                for p in sorted(path.rglob("*"))
+                if p.suffix in (".yaml", ".yml", ".json", ".jsonl")
+                and p.is_file()
+                and not _is_schema_file(p)
+            )
+        elif path.exists():
+            files.append((path, None))
+        else:
+            print(f"{path}: no such file or folder", file=sys.stderr)
+            return None
+    by_path = {p.resolve(): s for p, s in expand_sources(settings.cases, settings.rootdir)}
+    return [(p, by_path.get(p.resolve())) for p, _ in files]
 
 
 def hook_check_names(root: Path) -> tuple[set[str], str | None]:
