@@ -63,6 +63,8 @@ def toml_value(value: Any) -> str:
         return json.dumps(value)
     if isinstance(value, Sequence):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"no TOML for {value!r}")
 
 
@@ -104,7 +106,8 @@ class Project:
         """Write pyproject.toml; ``None`` values are left out. Reports default to JSON only."""
         merged: dict[str, Any] = {
             "pipeline": "bot:answer",
-            "cases": ["evals/**/*.yaml"],
+            # no `cases`: the default globs (evals/**), which may match nothing in a project of
+            # Python cases only
             "suite": "demo",
             "history": "",
             "report": {"markdown": "", "html": "", "json": "ragft-report.json", "github": "never"},

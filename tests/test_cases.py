@@ -3,6 +3,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import pickle
+import subprocess
+import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -413,7 +415,7 @@ VALID = "  kind: knowledge\n  expect: {contains: x}\n"
             "- id: a\n  kind: behavior\n  expect:\n    regex: '(unclosed'\n",
             [
                 "e/a.yaml:4: cases[0].expect.regex: regex '(unclosed' does not compile:"
-                " missing ), unterminated subpattern at position 0"
+                " missing ) at position 9"
             ],
             id="bad-regex",
         ),
@@ -809,3 +811,102 @@ def test_any_case_shapes_load_or_raise_case_file_error(tmp_path: Path, data: lis
         assert all(p.line is not None for p in exc.problems)
     else:
         assert len(loaded) == len(data)
+
+
+# --- hostile YAML: aliases, recursion, depth -----------------------------------------------
+
+
+def _laughs(levels: int, width: int = 9) -> str:
+    lines = ["a0: &a0 [lol]"]
+    for n in range(1, levels + 1):
+        refs = ", ".join(f"*a{n - 1}" for _ in range(width))
+        lines.append(f"a{n}: &a{n} [{refs}]")
+    lines.append(
+        f"cases: [{{id: x, kind: knowledge, input: q, vars: {{v: *a{levels}}}, "
+        "expect: {contains: q}}]"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _load_in_subprocess(path: Path, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """Load a case file in a child process, so a regression shows as a time-out, not a hang."""
+    code = (
+        "import sys; from pathlib import Path; from pytest_ragft.cases import *\n"
+        "from pytest_ragft.casefiles import load_case_file\n"
+        "try:\n"
+        f"    load_case_file(Path({str(path)!r}), Path({str(path.parent)!r}))\n"
+        "except CaseFileError as exc:\n"
+        "    print(exc)\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_billion_laughs_is_refused_without_expanding(tmp_path: Path) -> None:
+    path = tmp_path / "laughs.yaml"
+    path.write_text(_laughs(9), encoding="utf-8")
+    done = _load_in_subprocess(path)
+    assert done.returncode == 0, done.stderr
+    assert "laughs.yaml:1: its aliases expand to more than 1,000,000 values" in done.stdout
+    assert "write the repeated parts once" in done.stdout
+
+
+def test_a_few_aliases_are_fine_and_keep_their_lines(tmp_path: Path) -> None:
+    path = tmp_path / "few.yaml"
+    path.write_text(
+        "- &base {id: one, kind: knowledge, input: q, expect: {contains: q}}\n"
+        "- {<<: *base, id: two}\n",
+        encoding="utf-8",
+    )
+    cases = load_case_file(path, tmp_path)
+    assert [(c.id, c.line) for c in cases] == [("one", 1), ("two", 2)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("- &a [*a]\n", id="list-in-itself"),
+        pytest.param(
+            "- &m {id: x, kind: knowledge, vars: {self: *m}, expect: {contains: q}}\n",
+            id="mapping-in-itself",
+        ),
+    ],
+)
+def test_recursive_alias_is_refused(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "loop.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CaseFileError) as info:
+        load_case_file(path, tmp_path)
+    assert "loop.yaml:1: a recursive alias" in str(info.value)
+    assert "remove the alias" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "said"),
+    [
+        pytest.param("deep.json", "[" * 100_000 + "]" * 100_000, "nest", id="json"),
+        pytest.param("deep.yaml", "[" * 100_000 + "]" * 100_000, "nest", id="yaml-flow"),
+        pytest.param("deep.jsonl", "[" * 100_000 + "]" * 100_000 + "\n", "nest", id="jsonl"),
+        pytest.param("mid.yaml", "- " * 990 + "x\n", "expected a case", id="yaml-block-990"),
+        pytest.param("mid.json", "[" * 990 + "]" * 990, "expected a case", id="json-990"),
+    ],
+)
+def test_deep_nesting_is_a_case_file_error(tmp_path: Path, name: str, text: str, said: str) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    done = _load_in_subprocess(path)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith(f"{name}:")
+    assert said in done.stdout
+
+
+def test_empty_regex_is_refused_like_empty_contains(tmp_path: Path) -> None:
+    path = tmp_path / "e.yaml"
+    path.write_text("- {id: a, kind: behavior, expect: {regex: ''}}\n", encoding="utf-8")
+    with pytest.raises(CaseFileError) as info:
+        load_case_file(path, tmp_path)
+    assert str(info.value) == (
+        "e.yaml:1: cases[0].expect.regex: empty: an empty pattern matches every answer; write "
+        "the pattern to find (as contains: '' is refused too)"
+    )

@@ -158,8 +158,14 @@ def test_audit_accepts_each_format(tmp_path: Path, line: dict[str, Any], field: 
             'message 1 "content" is a JSON null',
             id="null-content",
         ),
+        pytest.param({"messages": [{"content": "q"}]}, 'message 1 has no "role" key', id="no-role"),
         pytest.param(
-            {"messages": [{"content": "q"}]}, 'message 1 has no string "role"', id="no-role"
+            {"messages": [{"role": 3, "content": "q"}]},
+            'message 1 "role" is a JSON number, not a string',
+            id="number-role",
+        ),
+        pytest.param(
+            {"messages": [{"role": "user"}]}, 'message 1 has no "content" key', id="no-content"
         ),
         pytest.param(
             {"messages": [{"role": "user", "content": "q"}]},

@@ -4,10 +4,12 @@ from typing import Any
 
 import pytest
 
+from pytest_ragft import checks as checks_mod
 from pytest_ragft.checks import (
     BUILTIN_CHECKS,
     CheckFn,
     citation_markers,
+    hook_checks,
     run_checks,
     shorten,
 )
@@ -498,3 +500,123 @@ def test_bad_expected_value_fails_the_check(name: str, expected: Any, fragment: 
     [outcome] = run_checks(make_case({name: expected}), Result(answer="x"), BUILTIN_CHECKS)
     assert not outcome.passed
     assert fragment in outcome.message
+
+
+# --- bounds: catastrophic patterns, stuck checks, broken hook checks -------------------------
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        pytest.param(r"(a|aa)+$", id="alternation"),
+        pytest.param(r"^(a|a?)+$", id="optional-alternation"),
+        pytest.param(r"^(a+)+$", id="nested-plus"),
+        pytest.param(r"^(\w+\s?)*$", id="words"),
+    ],
+)
+def test_catastrophic_regex_is_bounded(monkeypatch: pytest.MonkeyPatch, pattern: str) -> None:
+    monkeypatch.setattr(checks_mod, "REGEX_TIMEOUT_S", 0.2)
+    outcome = check("regex", "a" * 41 + "!", pattern)
+    assert not outcome.passed  # whether it gave up or the engine saw through it, no match
+    if "gave up" in outcome.message:
+        assert "backtracks catastrophically" in outcome.message
+        assert "rewrite it" in outcome.message
+
+
+def test_regex_gives_up_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checks_mod, "REGEX_TIMEOUT_S", 0.05)
+    outcome = check("regex", "a" * 60 + "!", r"(a|aa)+$")
+    assert not outcome.passed
+    assert outcome.message.startswith("regex: gave up after 0.05 s matching '(a|aa)+$'")
+    assert "an answer of 61 characters" in outcome.message
+
+
+def test_json_schema_pattern_is_bounded_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checks_mod, "REGEX_TIMEOUT_S", 0.05)
+    schema = {"type": "string", "pattern": "(a|aa)+$"}
+    outcome = check("json_schema", '"' + "a" * 60 + '!"', schema)
+    assert not outcome.passed
+    assert "gave up after 0.05 s" in outcome.message
+
+
+def test_json_schema_pattern_still_matches() -> None:
+    schema = {"type": "object", "properties": {"id": {"type": "string", "pattern": "^A[0-9]+$"}}}
+    assert check("json_schema", '{"id": "A12"}', schema).passed
+    failed = check("json_schema", '{"id": "B12"}', schema)
+    assert "'B12' does not match '^A[0-9]+$'" in failed.message
+
+
+def test_a_stuck_hook_check_is_abandoned(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    monkeypatch.setattr(checks_mod, "CHECK_TIMEOUT_S", 0.1)
+    release = threading.Event()
+
+    def stuck(case: Case, result: Result, expected: Any) -> bool:
+        release.wait(30)
+        return True
+
+    case = make_case({"stuck": 1, "contains": "x"})
+    outcomes = run_checks(case, Result("x"), {**BUILTIN_CHECKS, "stuck": stuck})
+    release.set()
+    assert [o.passed for o in outcomes] == [False, True]
+    assert outcomes[0].message.startswith("stuck: the check did not finish within 0.1 s")
+
+
+def test_a_hook_check_that_exits_is_a_failed_check() -> None:
+    def exits(case: Case, result: Result, expected: Any) -> bool:
+        raise SystemExit(3)
+
+    outcome = run_checks(make_case({"exits": 1}), Result("x"), {"exits": exits})[0]
+    assert outcome.message == "exits: the check raised SystemExit: 3"
+
+
+class _Impl:
+    def __init__(self, function: Any, name: str = "conftest") -> None:
+        self.function = function
+        self.plugin_name = name
+
+
+class _Hook:
+    def __init__(self, *impls: _Impl) -> None:
+        self.impls = list(impls)
+
+    def get_hookimpls(self) -> list[_Impl]:
+        return self.impls
+
+
+def _good(case: Case, result: Result, expected: Any) -> bool:
+    return True
+
+
+@pytest.mark.parametrize(
+    ("returned", "words"),
+    [
+        pytest.param(
+            {"starts_with": "nope"}, "check 'starts_with' is a str, not a callable", id="string"
+        ),
+        pytest.param({"n": None}, "check 'n' is a NoneType, not a callable", id="none"),
+        pytest.param(["starts_with"], "returned list; return a mapping", id="list"),
+        pytest.param({"has space": _good}, "the check name 'has space'", id="bad-name"),
+        pytest.param({3: _good}, "the check name 3", id="int-name"),
+    ],
+)
+def test_broken_hook_checks_are_usage_errors(returned: Any, words: str) -> None:
+    def pytest_ragft_checks() -> Any:
+        return returned
+
+    with pytest.raises(pytest.UsageError) as info:
+        hook_checks(_Hook(_Impl(pytest_ragft_checks)))
+    message = str(info.value)
+    assert words in message
+    assert f"{__file__}:" in message  # where the implementation is
+
+
+def test_hook_checks_merge_in_call_order() -> None:
+    def first() -> Any:
+        return {"a": _good}
+
+    def second() -> Any:
+        return None
+
+    assert hook_checks(_Hook(_Impl(first), _Impl(second))) == {"a": _good}

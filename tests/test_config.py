@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import math
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -483,7 +484,6 @@ def test_strict_flag_over_pyproject(tmp_path: Path) -> None:
     "var",
     [
         pytest.param("RAGFT_GITHUB_TOKEN", id="token"),
-        pytest.param("RAGFT_PR", id="pr"),
         pytest.param("RAGFT_CHANGED_FILES", id="changed-files"),
         pytest.param("RAGFT_NO_SUCH_THING", id="unknown"),
         pytest.param("RAGFT_THRESHOLDS", id="a-table"),
@@ -620,15 +620,19 @@ def test_env_variable_names() -> None:
             id="alpha-0",
         ),
         pytest.param(
-            "repeats = 0", "tool.ragft.repeats: expected an integer >= 1, got 0", id="repeats-0"
+            "repeats = 0",
+            "tool.ragft.repeats: expected an integer >= 1 and <= 1000, got 0",
+            id="repeats-0",
         ),
         pytest.param(
             "concurrency = -2",
-            "tool.ragft.concurrency: expected an integer >= 1, got -2",
+            "tool.ragft.concurrency: expected an integer >= 1 and <= 1024, got -2",
             id="concurrency-negative",
         ),
         pytest.param(
-            "timeout_s = 0", "tool.ragft.timeout_s: expected a number > 0, got 0", id="timeout-0"
+            "timeout_s = 0",
+            "tool.ragft.timeout_s: expected a number > 0 and <= 86400, got 0",
+            id="timeout-0",
         ),
         pytest.param(
             "min_pass_ratio = 0",
@@ -750,12 +754,13 @@ def test_no_duplicate_lines_for_missing_keys(tmp_path: Path) -> None:
         ),
         pytest.param(
             {"RAGFT_REPEATS": "0"},
-            "tool.ragft.repeats: expected an integer >= 1, got 0 (from RAGFT_REPEATS)",
+            "tool.ragft.repeats: expected an integer >= 1 and <= 1000, got 0 (from RAGFT_REPEATS)",
             id="int-out-of-range",
         ),
         pytest.param(
             {"RAGFT_TIMEOUT_S": "nan"},
-            "tool.ragft.timeout_s: expected a finite number, got 'nan' (from RAGFT_TIMEOUT_S)",
+            "tool.ragft.timeout_s: expected a number"
+            " > 0 and <= 86400, got nan (from RAGFT_TIMEOUT_S)",
             id="nan",
         ),
         pytest.param(
@@ -766,7 +771,7 @@ def test_no_duplicate_lines_for_missing_keys(tmp_path: Path) -> None:
         ),
         pytest.param(
             {"RAGFT_THRESHOLDS_BEHAVIOR": "85"},
-            "tool.ragft.thresholds.behavior: expected a number >= 0 and <= 1, got 85.0 "
+            "tool.ragft.thresholds.behavior: expected a number >= 0 and <= 1, got 85 "
             "(from RAGFT_THRESHOLDS_BEHAVIOR)",
             id="nested-out-of-range",
         ),
@@ -805,7 +810,8 @@ def test_env_error(tmp_path: Path, env: dict[str, str], expected: str) -> None:
     [
         pytest.param(
             {"ragft_repeats": 0},
-            "tool.ragft.repeats: expected an integer >= 1, got 0 (from --ragft-repeats)",
+            "tool.ragft.repeats: expected an integer"
+            " >= 1 and <= 1000, got 0 (from --ragft-repeats)",
             id="repeats",
         ),
         pytest.param(
@@ -815,7 +821,8 @@ def test_env_error(tmp_path: Path, env: dict[str, str], expected: str) -> None:
         ),
         pytest.param(
             {"ragft_concurrency": 0},
-            "tool.ragft.concurrency: expected an integer >= 1, got 0 (from --ragft-concurrency)",
+            "tool.ragft.concurrency: expected an int"
+            "eger >= 1 and <= 1024, got 0 (from --ragft-concurrency)",
             id="concurrency",
         ),
         pytest.param(
@@ -1253,7 +1260,7 @@ def test_convert_boolean_any_case(word: str, upper: bool) -> None:
     assert convert_text(word.upper() if upper else word, {"type": "boolean"}) is expected
 
 
-@given(st.lists(st.text(st.characters(blacklist_characters=",", blacklist_categories=["Cs"]))))
+@given(st.lists(st.text(st.characters(blacklist_characters=',"', blacklist_categories=["Cs"]))))
 def test_convert_array_splits_on_commas(items: list[str]) -> None:
     expected = [i.strip() for i in items if i.strip()]
     assert convert_text(",".join(items), {"type": "array"}) == expected
@@ -1270,7 +1277,7 @@ def test_convert_integer_accepts_exactly_what_int_accepts(text: str) -> None:
         assert convert_text(text, {"type": "integer"}) == expected
 
 
-@given(st.integers(min_value=1, max_value=10**6))
+@given(st.integers(min_value=1, max_value=1024))
 def test_env_integer_reaches_settings(value: int) -> None:
     settings = load_settings(ROOT, {"concurrency": 3}, {}, {"RAGFT_CONCURRENCY": str(value)})
     assert settings.concurrency == value
@@ -1280,3 +1287,159 @@ def test_env_integer_reaches_settings(value: int) -> None:
 def test_env_integer_out_of_range_names_the_variable(value: int) -> None:
     with pytest.raises(pytest.UsageError, match=r"\(from RAGFT_BASELINE_RUNS\)"):
         load_settings(ROOT, None, {}, {"RAGFT_BASELINE_RUNS": str(value)})
+
+
+# --------------------------------------------------------------------------------------------
+# Every number finite and bounded, whatever its source
+
+
+_NUMERIC_KEYS = [
+    pytest.param(("timeout_s",), id="timeout_s"),
+    pytest.param(("min_pass_ratio",), id="min_pass_ratio"),
+    pytest.param(("thresholds", "knowledge"), id="knowledge"),
+    pytest.param(("thresholds", "behavior"), id="behavior"),
+    pytest.param(("thresholds", "alpha"), id="alpha"),
+    pytest.param(("thresholds", "max_drop"), id="max_drop"),
+    pytest.param(("checklist", "behavior_share"), id="behavior_share"),
+]
+
+
+def _table(path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    table: dict[str, Any] = {path[-1]: value}
+    for part in reversed(path[:-1]):
+        table = {part: table}
+    return table
+
+
+@pytest.mark.parametrize("path", _NUMERIC_KEYS)
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf], ids=["nan", "inf", "-inf"])
+def test_non_finite_numbers_are_refused_from_toml(path: tuple[str, ...], value: float) -> None:
+    with pytest.raises(pytest.UsageError) as info:
+        load_settings(ROOT, _table(path, value), {}, {})
+    message = str(info.value)
+    assert f"tool.ragft.{'.'.join(path)}: expected a number" in message
+    assert f"got {value:g}" in message
+    assert message.count("\n") == 0  # one message per value, not one per validator
+
+
+@pytest.mark.parametrize("path", _NUMERIC_KEYS)
+@pytest.mark.parametrize("text", ["nan", "inf", "-Infinity"])
+def test_non_finite_numbers_are_refused_from_the_environment(
+    path: tuple[str, ...], text: str
+) -> None:
+    variable = "RAGFT_" + "_".join(p.upper() for p in path)
+    with pytest.raises(pytest.UsageError, match=rf"\(from {variable}\)"):
+        load_settings(ROOT, None, {}, {variable: text})
+
+
+def test_non_finite_cost_figure_is_refused() -> None:
+    cost = {
+        "queries_per_month": math.nan,
+        "value_per_fixed_failure": 1.0,
+        "expected_fix_rate": 0.5,
+        "finetune_upfront": 1.0,
+        "finetune_monthly": math.inf,
+    }
+    with pytest.raises(pytest.UsageError) as info:
+        load_settings(ROOT, {"checklist": {"cost": cost}}, {}, {})
+    assert "2 problems" in str(info.value)
+    assert "tool.ragft.checklist.cost.queries_per_month: expected a number >= 0" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "bound"),
+    [
+        pytest.param("repeats", 1_000_000, "<= 1000", id="repeats"),
+        pytest.param("concurrency", 10**9, "<= 1024", id="concurrency"),
+        pytest.param("timeout_s", 1e300, "<= 86400", id="timeout"),
+        pytest.param("baseline_runs", 2**70, "<= 1000", id="baseline-runs"),
+    ],
+)
+def test_huge_values_are_refused_with_the_bound(key: str, value: Any, bound: str) -> None:
+    with pytest.raises(pytest.UsageError, match=f"tool.ragft.{key}: expected .*{bound}"):
+        load_settings(ROOT, {key: value}, {}, {})
+
+
+def test_huge_cli_repeats_names_the_option() -> None:
+    with pytest.raises(pytest.UsageError, match=r"<= 1000, got 1000000 \(from --ragft-repeats\)"):
+        load_settings(ROOT, None, {"ragft_repeats": 1_000_000}, {})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param("1" * 30, id="30-digits"),
+        pytest.param("0", id="zero"),
+        pytest.param("-3", id="negative"),
+        pytest.param("2147483648", id="past-int32"),
+        pytest.param("12a", id="not-a-number"),
+    ],
+)
+def test_bad_pr_number_is_refused_naming_the_variable(raw: str) -> None:
+    with pytest.raises(pytest.UsageError) as info:
+        load_settings(ROOT, None, {}, {"RAGFT_PR": raw})
+    message = str(info.value)
+    assert message.startswith("RAGFT_PR: expected a pull request number from 1 to 2147483647")
+    assert "unset it" in message
+    assert len(message) < 250  # a 30-digit value is shown, a huge one cut
+
+
+@pytest.mark.parametrize("raw", ["12", "#12", " 7 ", "2147483647"])
+def test_good_pr_numbers_are_accepted(raw: str) -> None:
+    load_settings(ROOT, None, {}, {"RAGFT_PR": raw})
+
+
+def test_cases_from_the_environment_as_a_json_list() -> None:
+    settings = load_settings(ROOT, None, {}, {"RAGFT_CASES": '["a, b.yaml", "c/*.yaml"]'})
+    assert [s.pattern for s in settings.cases] == ["a, b.yaml", "c/*.yaml"]
+
+
+def test_cases_from_the_environment_as_bad_json_says_both_forms() -> None:
+    with pytest.raises(pytest.UsageError, match=r"JSON list or comma-separated.*RAGFT_CASES"):
+        load_settings(ROOT, None, {}, {"RAGFT_CASES": '["a", ]'})
+
+
+def test_cases_from_the_environment_a_bracket_glob_stays_a_glob() -> None:
+    settings = load_settings(ROOT, None, {}, {"RAGFT_CASES": "[ab]/x.yaml,c/[0-9].yaml"})
+    assert [s.pattern for s in settings.cases] == ["[ab]/x.yaml", "c/[0-9].yaml"]
+
+
+def test_cases_table_from_json_keeps_its_keys() -> None:
+    text = '[{"path": "x/*.jsonl", "format": "openai-evals", "kind": "behavior"}]'
+    settings = load_settings(ROOT, None, {}, {"RAGFT_CASES": text})
+    assert settings.cases == (CaseSource("x/*.jsonl", "openai-evals", "behavior"),)
+
+
+def test_unmatched_entry_is_named_with_its_fix() -> None:
+    from pytest_ragft.config import require_matches, unmatched_sources
+
+    settings = load_settings(ROOT, {"cases": ["evals/*.yaml", "evlas/*.yaml"]}, {}, {})
+    found = [settings.cases[0]]
+    messages = unmatched_sources(settings, found)
+    assert len(messages) == 1
+    assert "cases[1] 'evlas/*.yaml'" in messages[0]
+    assert "matches no file" in messages[0] and "optional = true" in messages[0]
+    with pytest.raises(pytest.UsageError, match="evlas"):
+        require_matches(settings, found)
+
+
+def test_optional_entry_may_match_nothing() -> None:
+    from pytest_ragft.config import unmatched_sources
+
+    table = {"cases": ["evals/*.yaml", {"path": "extra/*.yaml", "optional": True}]}
+    settings = load_settings(ROOT, table, {}, {})
+    assert settings.cases[1].optional
+    assert unmatched_sources(settings, [settings.cases[0]]) == []
+
+
+def test_default_globs_may_match_nothing() -> None:
+    from pytest_ragft.config import unmatched_sources
+
+    assert unmatched_sources(load_settings(ROOT, None, {}, {}), []) == []
+
+
+def test_unmatched_entry_from_the_environment_names_the_variable() -> None:
+    from pytest_ragft.config import unmatched_sources
+
+    settings = load_settings(ROOT, None, {}, {"RAGFT_CASES": "nothing/*.yaml"})
+    assert "(from RAGFT_CASES)" in unmatched_sources(settings, [])[0]

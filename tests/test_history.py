@@ -590,9 +590,74 @@ def test_a_corrupt_file_is_a_history_error(tmp_path: Path, content: bytes) -> No
         open_store("history.sqlite", tmp_path)
     message = str(info.value)
     assert str(path) in message
-    assert "not a SQLite database or is damaged" in message
-    assert "move the file aside" in message
+    assert "corrupt: SQLite's integrity_check says: file is not a database" in message
+    assert "move it aside" in message
     assert path.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.sqlite"]
+
+
+def _damage_page_of(path: Path, table: str, seed: int) -> None:
+    """Overwrite the root page of ``table`` with noise, as a bad disk sector would."""
+    import random
+
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+    conn.close()
+    rng = random.Random(seed)
+    data = bytearray(path.read_bytes())
+    start = (root - 1) * size
+    data[start : start + size] = bytes(rng.randrange(256) for _ in range(size))
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("table", "seed"),
+    [
+        pytest.param("ragft_schema", 1, id="schema-page"),
+        pytest.param("ragft_schema", 2, id="schema-page-2"),
+        pytest.param("ragft_runs", 3, id="runs-page"),
+    ],
+)
+def test_a_page_corrupted_store_is_named_corrupt_and_left_alone(
+    tmp_path: Path, table: str, seed: int
+) -> None:
+    path = tmp_path / "history.sqlite"
+    with open_store("history.sqlite", tmp_path) as store:
+        for n in range(5):
+            store.write_run(make_report(f"r{n}"))
+    _damage_page_of(path, table, seed)
+    damaged = path.read_bytes()
+    with pytest.raises(HistoryError) as info:
+        with open_store("history.sqlite", tmp_path) as store:
+            store.write_run(make_report("after"))
+            store.recent_runs()
+    message = str(info.value)
+    assert str(path) in message
+    assert "corrupt: SQLite's integrity_check says:" in message
+    assert "restore it from a backup, or move it aside" in message
+    assert "no upgrade" not in message
+    assert path.read_bytes() == damaged
+    assert not [p.name for p in tmp_path.iterdir() if ".bak-v" in p.name]
+
+
+def test_integrity_problems_of_a_sound_store_is_empty(tmp_path: Path) -> None:
+    with open_store("history.sqlite", tmp_path) as store:
+        store.write_run(make_report("r"))
+    assert migrations.integrity_problems(tmp_path / "history.sqlite") == []
+
+
+def test_a_failed_upgrade_leaves_no_backup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with open_store("history.sqlite", tmp_path) as store:
+        store.write_run(make_report("r"))
+    conn = sqlite3.connect(tmp_path / "history.sqlite")
+    conn.execute("UPDATE ragft_schema SET version = 0")
+    conn.commit()
+    conn.close()
+    with pytest.raises(HistoryError, match="schema version 0, which no pytest-ragft writes"):
+        open_store("history.sqlite", tmp_path)
+    assert not [p.name for p in tmp_path.iterdir() if ".bak-v" in p.name]
 
 
 def test_an_unreachable_server_is_a_history_error_without_the_password(tmp_path: Path) -> None:

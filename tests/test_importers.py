@@ -392,8 +392,8 @@ def test_promptfoo_chat_prompt(tmp_path: Path) -> None:
             "      - {value: x}\n      - {type: contains, value: {a: 1}}\n",
             [
                 "pf.yaml: kind: promptfoo tests carry no kind:",
-                "pf.yaml:3: tests[0].expect.regex: regex '(a' does not compile: missing ),"
-                " unterminated subpattern at position 0",
+                "pf.yaml:3: tests[0].expect.regex: regex '(a' does not compile: missing )"
+                " at position 2",
                 "pf.yaml:6: tests[0].assert[1]: expected an assertion {type, value}",
                 "pf.yaml:7: tests[0].assert[2].value: expected a string",
             ],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from conftest import PY_CASES, Project, case_yaml
+from conftest import PY_CASES, USAGE, Project, case_yaml
 
 # --------------------------------------------------------------------------------------------
 # Partial runs, user mistakes in hooks and markers, outputs that cannot be written
@@ -95,7 +95,7 @@ def test_bad_marker_arguments_are_named(project: Project, marker: str, message: 
 def test_a_python_only_suite_with_a_bad_pipeline_is_one_usage_error_under_xdist(
     project: Project,
 ) -> None:
-    project.configure(pipeline="nosuchmodule:answer", cases=["evals/*.yaml"])
+    project.configure(pipeline="nosuchmodule:answer")
     project.pytester.makepyfile(test_py=PY_CASES)
     result = project.run_subprocess("-n", "2")
     assert result.ret == 4
@@ -148,12 +148,22 @@ def test_the_diagnose_hook_sees_python_cases_too(project: Project) -> None:
     assert (shouts["static_diagnosis"], shouts["diagnosis"]) == ("behavior", "hybrid")
 
 
-def test_a_cases_entry_that_matches_nothing_is_a_warning(project: Project) -> None:
+def test_a_cases_entry_that_matches_nothing_stops_the_run(project: Project) -> None:
+    """A typo in a glob would shrink the suite while the gate still gives a verdict."""
     project.standard(cases=["evals/*.yaml", "eval/*.yaml"], thresholds={"behavior": 0.0})
     result = project.run()
-    assert result.ret == 0
-    result.stdout.fnmatch_lines(["*cases entry 'eval/*.yaml' matches no file*"])
-    assert "'evals/*.yaml' matches no file" not in result.stdout.str()
+    assert result.ret == USAGE
+    errors = result.stderr.str()
+    assert "'eval/*.yaml'" in errors and "matches no file" in errors and "optional = true" in errors
+    assert "'evals/*.yaml'" not in errors
+
+
+def test_an_optional_cases_entry_may_match_nothing(project: Project) -> None:
+    project.standard(
+        cases=["evals/*.yaml", {"path": "eval/*.yaml", "optional": True}],
+        thresholds={"behavior": 0.0},
+    )
+    assert project.run().ret == 0
 
 
 def test_a_report_that_cannot_be_written_fails_the_run_without_a_traceback(

@@ -10,7 +10,6 @@ import functools
 import glob
 import json
 import os
-import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -151,13 +150,17 @@ def load_native(
         raise CaseFileError(display, [Problem(None, None, message)])
     text = read_text(path, display)
     builder = CaseBuilder(path, rootdir, check_names=check_names, default_kind=kind)
-    if suffix == ".jsonl":
-        return _load_jsonl(text, builder)
-    if suffix == ".json":
-        data, builder.lines = parse_json(text, display)
-    else:
-        data, builder.lines = parse_yaml(text, display)
-    return builder.build_document(data)
+    try:
+        if suffix == ".jsonl":
+            return _load_jsonl(text, builder)
+        if suffix == ".json":
+            data, builder.lines = parse_json(text, display)
+        else:
+            data, builder.lines = parse_yaml(text, display)
+        return builder.build_document(data)
+    except RecursionError:
+        message = "nested too deeply to read: case files are a few levels of lists and mappings"
+        raise CaseFileError(display, [Problem(None, None, message)]) from None
 
 
 # --- parsing ----------------------------------------------------------------------------------
@@ -195,6 +198,7 @@ def parse_yaml(text: str, display: str) -> tuple[Any, LineMap]:
             return None, {}
         lines: LineMap = {(): node.start_mark.line + 1}
         duplicates: list[Problem] = []
+        _check_expansion(node, display)
         _walk(node, (), lines, duplicates, set())
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
@@ -233,10 +237,56 @@ def parse_json(text: str, display: str) -> tuple[Any, LineMap]:
     return data, lines
 
 
+MAX_EXPANDED_NODES = 1_000_000
+"""The most values a case file may stand for once its YAML aliases are expanded: a file of
+nested anchors ("billion laughs") is refused instead of filling memory downstream."""
+
+
+def _check_expansion(root: yaml.Node, display: str) -> None:
+    """Count what the document expands to, each node once (so aliases cost nothing here);
+    refuse a recursive alias and an expansion past ``MAX_EXPANDED_NODES``."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            open_nodes.discard(key)
+            sizes[key] = min(1 + sum(sizes[id(c)] for c in children), MAX_EXPANDED_NODES + 1)
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            line = node.start_mark.line + 1
+            message = "a recursive alias (an anchor used inside itself): the data never ends"
+            raise CaseFileError(display, [Problem(line, None, message + "; remove the alias")])
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    if sizes[id(root)] > MAX_EXPANDED_NODES:
+        message = (
+            f"its aliases expand to more than {MAX_EXPANDED_NODES:,} values: write the "
+            "repeated parts once (defaults, vars) instead of nesting anchors"
+        )
+        raise CaseFileError(display, [Problem(root.start_mark.line + 1, None, message)])
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
 def _walk(
     node: yaml.Node, where: Where, lines: LineMap, problems: list[Problem], active: set[int]
 ) -> None:
-    if id(node) in active:  # a recursive alias
+    """Lines of every key and item, each node walked once: an alias's target keeps the
+    lines of where it was written, and is not walked again at each use."""
+    if id(node) in active:  # walked already (an alias)
         return
     active.add(id(node))
     if isinstance(node, yaml.MappingNode):
@@ -259,7 +309,6 @@ def _walk(
         for index, item in enumerate(node.value):
             lines[(*where, index)] = item.start_mark.line + 1
             _walk(item, (*where, index), lines, problems, active)
-    active.discard(id(node))
 
 
 def parse_jsonl(text: str) -> tuple[list[tuple[int, Any]], list[Problem]]:
@@ -458,11 +507,7 @@ class CaseBuilder:
                 message += "(more come from the pytest_ragft_checks hook)"
                 self.add(at, field, message)
             elif name == "regex" and isinstance(value, str):
-                try:
-                    re.compile(value)
-                except re.error as exc:
-                    where_in = f" at position {exc.pos}" if exc.pos is not None else ""
-                    self.add(at, field, f"regex {value!r} does not compile: {exc.msg}{where_in}")
+                self._check_pattern(value, at, field)
             elif name == "json_schema" and isinstance(value, dict):
                 self._check_schema(value, at, field, "")
             elif name == "json_schema" and isinstance(value, str) and value:
@@ -536,7 +581,7 @@ class CaseBuilder:
                 message += suggest(instance, [str(o) for o in options])
         elif validator in ("type", "anyOf", "oneOf"):
             message = f"expected {_schema_words(schema)}, got {describe(instance)}"
-            if schema.get("type") == "string" and _scalar(instance):
+            if _accepts_string(schema) and _scalar(instance):
                 message += " (quote it to make it a string)"
         elif validator == "pattern" and at[-1:] == ("id",):
             message = f"{instance!r} is not a valid id: use letters, digits and _ . : - only"
@@ -547,6 +592,19 @@ class CaseBuilder:
         else:
             message = error.message
         self.add(where + at, field, message)
+
+    def _check_pattern(self, value: str, where: Where, field: str) -> None:
+        from pytest_ragft.checks import PatternError, compile_pattern
+
+        if value == "":
+            message = "empty: an empty pattern matches every answer; write the pattern to find"
+            self.add(where, field, message + " (as contains: '' is refused too)")
+            return
+        try:
+            compile_pattern(value)
+        except PatternError as exc:
+            where_in = f" at position {exc.pos}" if exc.pos is not None else ""
+            self.add(where, field, f"regex {value!r} does not compile: {exc.msg}{where_in}")
 
     def _check_schema(self, schema: Any, where: Where, field: str, origin: str) -> bool:
         cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
@@ -635,6 +693,17 @@ def _unknown(key: Any, allowed: Sequence[str]) -> str:
     if key == "id" and "id" not in allowed:
         return "an id belongs on each case, not in defaults"
     return f"unknown field {key!r}{suggest(str(key), allowed)}; fields: {', '.join(allowed)}"
+
+
+def _accepts_string(schema: Mapping[str, Any]) -> bool:
+    """Whether a string would do here: then a bare number or boolean only needs quotes."""
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        schema = _schema()["$defs"][ref.rsplit("/", 1)[-1]]
+    branches = [*schema.get("anyOf", ()), *schema.get("oneOf", ())]
+    return schema.get("type") == "string" or any(
+        isinstance(b, Mapping) and b.get("type") == "string" for b in branches
+    )
 
 
 def _scalar(value: Any) -> bool:

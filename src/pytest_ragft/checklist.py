@@ -307,8 +307,12 @@ def _parse_messages(messages: Any) -> tuple[str, str, tuple[str, ...]]:
         if not isinstance(message, dict):
             raise _Invalid(f"message {index} is a JSON {_json_type(message)}, not an object")
         role, content = message.get("role"), message.get("content")
+        if "role" not in message:
+            raise _Invalid(f'message {index} has no "role" key')
         if not isinstance(role, str):
-            raise _Invalid(f'message {index} has no string "role"')
+            raise _Invalid(f'message {index} "role" is a JSON {_json_type(role)}, not a string')
+        if "content" not in message:
+            raise _Invalid(f'message {index} has no "content" key')
         if not isinstance(content, str):
             raise _Invalid(
                 f'message {index} "content" is a JSON {_json_type(content)}, not a string'

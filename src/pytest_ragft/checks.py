@@ -8,15 +8,27 @@ report.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeAlias
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pytest_ragft.matching import normalize
 from pytest_ragft.model import Case, CheckOutcome, Result
 
+if TYPE_CHECKING:
+    import regex as regex_engine
+
 CheckFn: TypeAlias = Callable[[Case, Result, Any], CheckOutcome | bool]
+
+REGEX_TIMEOUT_S = 1.0
+"""How long one regular-expression search may take: a pattern that backtracks
+catastrophically (``^(a+)+$``) fails its check instead of holding the run for ever."""
+CHECK_TIMEOUT_S = 60.0
+"""How long a check that is not a plain built-in (``json_schema``, checks from the
+``pytest_ragft_checks`` hook) may run before its case gets a failed check saying so."""
 
 # Checks handled outside this registry; ``run_checks`` leaves them alone.
 DEEPEVAL_CHECK = "deepeval"  # run by deepeval_checks, not from the registry
@@ -103,15 +115,52 @@ def regex(case: Case, result: Result, expected: Any) -> CheckOutcome:
     """``re.search`` with the pattern as written; flags such as ``(?i)`` go in the pattern."""
     pattern = _scalar_text("regex", expected)
     try:
-        match = re.search(pattern, result.answer)
-    except re.error as exc:
+        match = compile_pattern(pattern).search(
+            result.answer, timeout=REGEX_TIMEOUT_S, concurrent=True
+        )
+    except PatternError as exc:
         return CheckOutcome("regex", False, f"regex: invalid pattern {shorten(pattern)}: {exc}")
+    except TimeoutError:
+        return CheckOutcome("regex", False, _regex_gave_up(pattern, len(result.answer)))
     if match:
         return CheckOutcome("regex", True, f"regex: matched {shorten(match.group(0), 60)}")
     return CheckOutcome(
         "regex",
         False,
         f"regex: expected a match for {shorten(pattern)}; got {shorten(result.answer)}",
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def compile_pattern(pattern: str) -> regex_engine.Pattern[str]:
+    """A pattern as the ``regex`` check runs it: the ``regex`` engine, whose searches take a
+    time-out (the standard ``re`` cannot be stopped once it backtracks). Syntax as ``re``."""
+    import regex as regex_engine
+
+    if pattern == "":
+        raise PatternError("an empty pattern matches every answer", None)
+    try:
+        return regex_engine.compile(pattern, regex_engine.VERSION0)
+    except regex_engine.error as exc:
+        raise PatternError(str(getattr(exc, "msg", exc)), getattr(exc, "pos", None)) from None
+    except (ValueError, OverflowError, RecursionError) as exc:  # e.g. a repeat count too large
+        raise PatternError(str(exc), None) from None
+
+
+class PatternError(ValueError):
+    """A pattern that does not compile: what is wrong, and where in the pattern."""
+
+    def __init__(self, msg: str, pos: int | None) -> None:
+        super().__init__(msg if pos is None else f"{msg} at position {pos}")
+        self.msg = msg
+        self.pos = pos
+
+
+def _regex_gave_up(pattern: str, size: int) -> str:
+    return (
+        f"regex: gave up after {REGEX_TIMEOUT_S:g} s matching {shorten(pattern)} against an "
+        f"answer of {size} characters: the pattern backtracks catastrophically (nested "
+        "quantifiers such as (a+)+); rewrite it without nesting, or anchor it"
     )
 
 
@@ -141,7 +190,7 @@ def json_schema(case: Case, result: Result, expected: Any) -> CheckOutcome:
         return CheckOutcome(
             "json_schema", False, f"json_schema: the schema is invalid: {_clean(exc.message)}"
         )
-    validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    validator = _bounded_patterns(cls)(schema, format_checker=cls.FORMAT_CHECKER)
     error = best_match(validator.iter_errors(instance))
     if error is None:
         return CheckOutcome("json_schema", True, "json_schema: the answer matches the schema")
@@ -151,6 +200,30 @@ def json_schema(case: Case, result: Result, expected: Any) -> CheckOutcome:
         f"json_schema: expected the answer to match the schema; at {error.json_path}: "
         f"{_clean(error.message)}; got {shorten(result.answer)}",
     )
+
+
+@functools.cache
+def _bounded_patterns(cls: Any) -> Any:
+    """The validator class with ``pattern`` run by the time-limited engine: a schema's own
+    pattern must not be able to hang the run either."""
+    import jsonschema
+
+    def pattern(validator: Any, wanted: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        if not validator.is_type(instance, "string") or not isinstance(wanted, str):
+            return
+        try:
+            found = compile_pattern(wanted).search(
+                instance, timeout=REGEX_TIMEOUT_S, concurrent=True
+            )
+        except TimeoutError:
+            yield jsonschema.ValidationError(_regex_gave_up(wanted, len(instance)))
+            return
+        except PatternError:
+            return  # the schema was checked when the case file was read
+        if found is None:
+            yield jsonschema.ValidationError(f"{instance!r} does not match {wanted!r}")
+
+    return jsonschema.validators.extend(cls, {"pattern": pattern})  # type: ignore[no-untyped-call]
 
 
 def max_chars(case: Case, result: Result, expected: Any) -> CheckOutcome:
@@ -269,17 +342,112 @@ def run_checks(case: Case, result: Result, registry: Mapping[str, CheckFn]) -> l
                 CheckOutcome(name, False, f"{name}: unknown check (known checks: {known})")
             )
             continue
+        value: object
         try:
-            value = fn(case, result, expected)
+            if fn is BUILTIN_CHECKS.get(name) and name not in _UNBOUNDED:
+                value = fn(case, result, expected)
+            else:
+                value = _bounded(fn, case, result, expected)
+        except _CheckTimedOut:
+            message = (
+                f"{name}: the check did not finish within {CHECK_TIMEOUT_S:g} s; it was "
+                "abandoned (a check must not wait on the network or loop without end)"
+            )
+            outcomes.append(CheckOutcome(name, False, message))
+            continue
         except Exception as exc:
+            raised = getattr(exc, "original", exc)
             outcomes.append(
                 CheckOutcome(
-                    name, False, f"{name}: the check raised {type(exc).__name__}: {_clean(exc)}"
+                    name,
+                    False,
+                    f"{name}: the check raised {type(raised).__name__}: {_clean(raised)}",
                 )
             )
             continue
         outcomes.append(_as_outcome(name, expected, value))
     return outcomes
+
+
+# Built-ins whose cost does not follow from the (capped) answer's length alone.
+_UNBOUNDED = frozenset({"json_schema"})
+
+
+class _CheckTimedOut(Exception):
+    """A check still running at its deadline."""
+
+
+def _bounded(fn: CheckFn, case: Case, result: Result, expected: Any) -> object:
+    """``fn(case, result, expected)`` in a daemon thread, waited on for ``CHECK_TIMEOUT_S``:
+    a stuck check costs its case a failed check, not the run."""
+    box: list[tuple[bool, Any]] = []
+
+    def target() -> None:
+        try:
+            box.append((True, fn(case, result, expected)))
+        except BaseException as exc:  # carried to the caller, whatever it is
+            box.append((False, exc))
+
+    thread = threading.Thread(target=target, name="ragft-check", daemon=True)
+    thread.start()
+    thread.join(CHECK_TIMEOUT_S)
+    if not box:
+        raise _CheckTimedOut
+    ok, value = box[0]
+    if ok:
+        return value
+    if isinstance(value, Exception):
+        raise value
+    raise _Exited(value)  # SystemExit and the like end the check, never the run
+
+
+class _Exited(Exception):
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(repr(original))
+        self.original = original
+
+
+def hook_checks(hook: Any) -> dict[str, CheckFn]:
+    """The checks every ``pytest_ragft_checks`` implementation returns, merged; anything that
+    is not a mapping of names to callables is a usage error of the suite, naming the
+    implementation, so a broken check never counts as a failure of the model.
+
+    ``hook`` is ``config.hook.pytest_ragft_checks`` (each implementation is called once)."""
+    import pytest
+
+    found: dict[str, CheckFn] = {}
+    for impl in reversed(hook.get_hookimpls()):  # pluggy's call order: last registered first
+        where = _impl_place(impl)
+        value = impl.function()
+        if value is None:
+            continue
+        if not isinstance(value, Mapping):
+            raise pytest.UsageError(
+                f"pytest_ragft_checks in {where} returned {type(value).__name__}; return a "
+                "mapping of check name to a function fn(case, result, expected), or None"
+            )
+        for name, fn in value.items():
+            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
+                raise pytest.UsageError(
+                    f"pytest_ragft_checks in {where} returned the check name {name!r}; names "
+                    "are identifiers such as starts_with, used as keys under expect"
+                )
+            if not callable(fn):
+                raise pytest.UsageError(
+                    f"pytest_ragft_checks in {where}: check {name!r} is a {type(fn).__name__}, "
+                    "not a callable; map it to a function fn(case, result, expected) returning "
+                    "a CheckOutcome or a bool"
+                )
+            found[name] = fn
+    return found
+
+
+def _impl_place(impl: Any) -> str:
+    """Where a hook implementation lives: its file and line, else its plugin's name."""
+    code = getattr(impl.function, "__code__", None)
+    if code is not None:
+        return f"{code.co_filename}:{code.co_firstlineno}"
+    return str(impl.plugin_name)
 
 
 def _as_outcome(name: str, expected: Any, value: object) -> CheckOutcome:

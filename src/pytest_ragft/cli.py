@@ -93,22 +93,66 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("validate", help="validate [tool.ragft] and case files (exit 1 on errors)")
     s.add_argument("paths", nargs="*", type=Path, help="case files or folders (default: cases)")
+    s.add_argument(
+        "--no-conftest",
+        action="store_true",
+        help="do not load conftest.py for checks from the pytest_ragft_checks hook",
+    )
     s.set_defaults(func=cmd_validate)
 
     s = sub.add_parser("schema", help="print a shipped JSON Schema")
-    s.add_argument("which", choices=("config", "cases", "report"))
+    s.add_argument(
+        "which",
+        choices=("config", "cases", "report"),
+        help="[tool.ragft] settings, case files, or the JSON report",
+    )
     s.set_defaults(func=cmd_schema)
 
+    _add_reading_verbs(sub)
+
+    s = sub.add_parser("comment", help="post or update the sticky PR comment or MR note")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--run", dest="run_id", metavar="ID", help="a stored run (default: the latest)")
+    g.add_argument("--report", type=Path, help="a JSON report (e.g. a CI artifact)")
+    s.add_argument("--dry-run", action="store_true", help="print the comment, post nothing")
+    s.set_defaults(func=cmd_comment)
+
+    s = sub.add_parser("merge", help="one run from the JSON reports of sharded CI jobs")
+    s.add_argument("files", nargs="+", type=Path, help="the shards' JSON reports")
+    s.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("ragft-report.json"),
+        help="the merged JSON report (default: ragft-report.json)",
+    )
+    s.add_argument(
+        "--no-history", action="store_true", help="neither compare with nor store into the history"
+    )
+    s.set_defaults(func=cmd_merge)
+
+    _add_transfer_verbs(sub)
+    return p
+
+
+def _add_reading_verbs(sub: Any) -> None:
+    """The verbs that read the history: history, trend, checklist, report."""
     s = sub.add_parser("history", help="list recent runs")
-    s.add_argument("--last", type=int, default=10)
-    s.add_argument("--branch")
-    s.add_argument("--json", action="store_true")
+    s.add_argument(
+        "--last", type=_positive, default=10, metavar="N", help="the N latest runs (default 10)"
+    )
+    s.add_argument("--branch", help="only runs on this branch")
+    s.add_argument("--json", action="store_true", help="print the runs as JSON")
     s.set_defaults(func=cmd_history)
 
     s = sub.add_parser("trend", help="pass-rate series per category, or one case; flaky cases")
-    s.add_argument("--kind", choices=("knowledge", "behavior"))
-    s.add_argument("--case", dest="case_id")
-    s.add_argument("--last", type=int, default=20)
+    s.add_argument("--kind", choices=("knowledge", "behavior"), help="only this category")
+    s.add_argument(
+        "--case", dest="case_id", metavar="ID", help="the series of one case (exit 2 if unknown)"
+    )
+    s.add_argument(
+        "--last", type=_positive, default=20, metavar="N", help="the N latest runs (default 20)"
+    )
     s.set_defaults(func=cmd_trend)
 
     s = sub.add_parser("diff", help="what changed per case between two stored runs")
@@ -125,34 +169,32 @@ def _parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_checklist)
 
     s = sub.add_parser("report", help="render a stored run as Markdown, HTML or JSON")
-    s.add_argument("--run", dest="run_id")
-    s.add_argument("--format", choices=("md", "html", "json"), default="md")
-    s.add_argument("-o", "--output", type=Path)
+    s.add_argument("--run", dest="run_id", metavar="ID", help="a run id (default: the latest)")
+    s.add_argument("--format", choices=("md", "html", "json"), default="md", help="default: md")
+    s.add_argument("-o", "--output", type=Path, help="write to this file (default: stdout)")
     s.set_defaults(func=cmd_report)
 
-    s = sub.add_parser("comment", help="post or update the sticky PR comment or MR note")
-    g = s.add_mutually_exclusive_group()
-    g.add_argument("--run", dest="run_id")
-    g.add_argument("--report", type=Path, help="a JSON report (e.g. a CI artifact)")
-    s.add_argument("--dry-run", action="store_true", help="print the comment, post nothing")
-    s.set_defaults(func=cmd_comment)
 
-    s = sub.add_parser("merge", help="one run from the JSON reports of sharded CI jobs")
-    s.add_argument("files", nargs="+", type=Path)
-    s.add_argument("-o", "--output", type=Path, default=Path("ragft-report.json"))
-    s.add_argument(
-        "--no-history", action="store_true", help="neither compare with nor store into the history"
-    )
-    s.set_defaults(func=cmd_merge)
-
+def _add_transfer_verbs(sub: Any) -> None:
+    """The verbs that move runs in and out of the history: export, import."""
     s = sub.add_parser("export", help="write the history's runs as JSONL")
-    s.add_argument("-o", "--output", type=Path)
+    s.add_argument("-o", "--output", type=Path, help="write to this file (default: stdout)")
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("import", help="read runs from JSONL into the history")
     s.add_argument("input", help="a JSONL file written by `ragft export`, or - for stdin")
     s.set_defaults(func=cmd_import)
-    return p
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number >= 1, else argparse's own error naming the option."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
 
 
 def _rootdir(args: argparse.Namespace) -> Path:
@@ -209,36 +251,35 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from pytest_ragft.casefiles import load_case_file
-    from pytest_ragft.cases import CaseFileError, expand_sources
+    from pytest_ragft.cases import CaseFileError
     from pytest_ragft.checks import BUILTIN_CHECKS, check_names
 
-    settings = _settings(args)
+    try:
+        settings = _settings(args)
+    except CliError as exc:
+        print(str(exc))
+        print("1 problem in [tool.ragft]")
+        return 1
     root = settings.rootdir
-    if args.paths:
-        files: list[tuple[Path, Any]] = []
-        for path in args.paths:
-            path = path.resolve()
-            if path.is_dir():
-                files.extend(
-                    (p, None)
-                    for p in sorted(path.rglob("*"))
-                    if p.suffix in (".yaml", ".yml", ".json", ".jsonl")
-                    and p.is_file()
-                    and not _is_schema_file(p)
-                )
-            elif path.exists():
-                files.append((path, None))
-            else:
-                print(f"{path}: no such file or folder", file=sys.stderr)
-                return 1
-        by_path = {p.resolve(): s for p, s in expand_sources(settings.cases, root)}
-        files = [(p, by_path.get(p.resolve())) for p, _ in files]
-    else:
-        files = list(expand_sources(settings.cases, root))
+    names = check_names(BUILTIN_CHECKS)
+    if not args.no_conftest:
+        hooked, problem = hook_check_names(root)
+        if problem is not None:
+            print(problem)
+            return 1
+        names |= hooked
+    files = _validate_files(args.paths, settings)
+    if files is None:
+        return 1
     errors = 0
     seen: dict[str, str] = {}
     total = 0
-    names = check_names(BUILTIN_CHECKS)
+    if not args.paths:
+        from pytest_ragft.config import unmatched_sources
+
+        for message in unmatched_sources(settings, [source for _, source in files]):
+            print(message)
+            errors += 1
     for path, source in files:
         try:
             cases = load_case_file(
@@ -264,6 +305,75 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 1
     print(f"ok: [tool.ragft] and {total} case(s) in {len(files)} file(s)")
     return 0
+
+
+def _validate_files(paths: list[Path], settings: Any) -> list[tuple[Path, Any]] | None:
+    """The files to validate, each with its ``cases`` entry; None after saying a path is
+    missing. Without paths: the files the ``cases`` globs match."""
+    from pytest_ragft.cases import expand_sources
+
+    if not paths:
+        return list(expand_sources(settings.cases, settings.rootdir))
+    files: list[tuple[Path, Any]] = []
+    for path in paths:
+        path = path.resolve()
+        if path.is_dir():
+            files.extend(
+                (p, None)
+                for p in sorted(path.rglob("*"))
+                if p.suffix in (".yaml", ".yml", ".json", ".jsonl")
+                and p.is_file()
+                and not _is_schema_file(p)
+            )
+        elif path.exists():
+            files.append((path, None))
+        else:
+            print(f"{path}: no such file or folder", file=sys.stderr)
+            return None
+    by_path = {p.resolve(): s for p, s in expand_sources(settings.cases, settings.rootdir)}
+    return [(p, by_path.get(p.resolve())) for p, _ in files]
+
+
+def hook_check_names(root: Path) -> tuple[set[str], str | None]:
+    """The names of the checks the project's ``pytest_ragft_checks`` implementations return,
+    as a pytest run would see them (pytest starts in-process, loads the rootdir's conftest.py
+    files and stops before collecting), or the problem that stops them being read."""
+    import contextlib
+    import io
+
+    import pytest
+
+    from pytest_ragft import hookspecs
+    from pytest_ragft.checks import hook_checks
+
+    found: dict[str, Any] = {}
+
+    class Gather:
+        def pytest_addhooks(self, pluginmanager: pytest.PytestPluginManager) -> None:
+            pluginmanager.add_hookspecs(hookspecs)
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_sessionstart(self, session: pytest.Session) -> None:
+            try:
+                found["names"] = set(hook_checks(session.config.hook.pytest_ragft_checks))
+            except pytest.UsageError as exc:
+                found["problem"] = str(exc)
+            pytest.exit("checks gathered", returncode=0)
+
+    argv = ["-p", "no:ragft", "-p", "no:cacheprovider", "-o", "addopts=", "-q"]
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+        code = pytest.main([*argv, "--rootdir", str(root), str(root)], plugins=[Gather()])
+    if "problem" in found:
+        return set(), found["problem"]
+    if "names" not in found:
+        tail = " ".join(output.getvalue().split())[-600:]
+        return set(), (
+            f"conftest.py could not be loaded to read the pytest_ragft_checks hook (pytest "
+            f"exit {int(code)}): {tail}; fix it, or pass --no-conftest to check with the "
+            "built-in checks only"
+        )
+    return found["names"], None
 
 
 def _is_schema_file(path: Path) -> bool:
@@ -324,11 +434,11 @@ def cmd_trend(args: argparse.Namespace) -> int:
         if args.case_id:
             series = store.case_series(settings.suite, args.case_id, last=args.last)
             if not series:
-                print(
+                raise CliError(
                     f"no results for case {args.case_id!r} in the runs of suite "
-                    f"{settings.suite!r} in {store.location}"
+                    f"{settings.suite!r} in {store.location}: check the id "
+                    "(`ragft history --json` lists the runs; ids are as in the case files)"
                 )
-                return 0
             for point in series:
                 print("  ".join(f"{k}={v}" for k, v in point.items()))
             return 0
@@ -583,10 +693,12 @@ def _import(args: argparse.Namespace, inp: Any, name: str) -> int:
     settings, store = _store(args, create=True)
     with store:
         try:
-            n = store.import_jsonl(inp, store_outputs=settings.store_outputs, name=name)
+            n, present = store.import_jsonl_counts(
+                inp, store_outputs=settings.store_outputs, name=name
+            )
         except UnicodeDecodeError:
             raise CliError(f"{name}: not UTF-8 text; nothing was imported") from None
-    print(f"imported {n} run(s) into {store.location}")
+    print(f"imported {n} run(s) into {store.location}, {present} already present")
     return 0
 
 

@@ -131,6 +131,7 @@ class CaseSource:
     pattern: str
     format: CaseFormat | None = None
     kind: Literal["knowledge", "behavior"] | None = None
+    optional: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,6 +163,7 @@ class Settings:
     report: ReportSettings = field(default_factory=ReportSettings)
     matrix: MatrixSettings = field(default_factory=MatrixSettings)
     report_dir: Path | None = None
+    cases_origin: str = "[tool.ragft] cases in pyproject.toml"
 
     def report_path(self, fmt: ReportFormat) -> Path | None:
         """The absolute path of one report, or None when it is switched off with "".
@@ -286,6 +288,7 @@ class _Problems:
         self.file = _display(pyproject) if pyproject is not None else "pyproject.toml"
         self.origins = origins
         self.lines: list[str] = []
+        self.refused: set[KeyPath] = set()  # already reported; the schema's errors there are noise
 
     def add(self, path: KeyPath, message: str) -> None:
         origin = self._origin(path)
@@ -330,6 +333,8 @@ def _short(value: Any) -> str:
         return str(value).lower()
     if isinstance(value, str):
         return repr(value)
+    if isinstance(value, float):
+        return f"{value:g}"
     return str(value)
 
 
@@ -386,6 +391,8 @@ def _schema_problems(instance: Mapping[str, Any], problems: _Problems) -> None:
     errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.path])
     for error in errors:
         path: KeyPath = tuple(error.absolute_path)
+        if path in problems.refused:
+            continue
         node = error.schema if isinstance(error.schema, Mapping) else {}
         value = error.instance
         key = _key(path)
@@ -419,6 +426,43 @@ def _schema_problems(instance: Mapping[str, Any], problems: _Problems) -> None:
             problems.add(path, f"{key}: {error.message}")
 
 
+def _number_problems(merged: dict[str, Any], problems: _Problems) -> None:
+    """NaN and infinity pass every JSON Schema bound (each comparison is false), so they are
+    refused here, for TOML, environment and command line alike; the schema's own words on them
+    are left out (one message per value)."""
+    for path, node in _leaves(schema()):
+        if node.get("type") not in ("number", "integer"):
+            continue
+        parent: Any = merged
+        for part in path[:-1]:
+            parent = parent.get(part) if isinstance(parent, dict) else None
+        if not isinstance(parent, dict):
+            continue
+        value = parent.get(path[-1])
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.add(path, f"{_key(path)}: expected {_bounds(node)}, got {_short(value)}")
+            problems.refused.add(path)
+
+
+PR_MAX = 2**31 - 1  # GitHub's issue numbers are 32-bit; the store keeps them as integers
+
+
+def _environment_problems(environ: Mapping[str, str], problems: _Problems) -> None:
+    """Variables outside ``[tool.ragft]`` that a run relies on, judged before anything uses
+    them: a PR number that no store or API can hold would lose the run at its end."""
+    raw = environ.get("RAGFT_PR", "").strip()
+    if not raw:
+        return
+    match = re.fullmatch(r"#?([0-9]{1,12})", raw)
+    number = int(match.group(1)) if match else 0
+    if not 1 <= number <= PR_MAX:
+        shown = raw if len(raw) <= 40 else raw[:40] + "..."
+        problems.lines.append(
+            f"RAGFT_PR: expected a pull request number from 1 to {PR_MAX} (such as 12 or #12), "
+            f"got {shown!r}: set it to the PR's number, or unset it"
+        )
+
+
 # --------------------------------------------------------------------------------------------
 # Environment variables and command-line options
 
@@ -443,8 +487,9 @@ class _BadText(ValueError):
 def convert_text(text: str, node: Mapping[str, Any]) -> Any:
     """Turn an environment variable's text into the type the schema gives its key.
 
-    Integers, numbers and booleans are parsed; arrays are comma-separated (blank items dropped);
-    anything else stays text, for the schema to judge.
+    Integers, numbers and booleans are parsed; arrays are a JSON list or comma-separated (blank
+    items dropped); anything else stays text. Whether a number is finite and in bounds is
+    judged later, in the one path every source's values go through (``_number_problems``).
     """
     kind = node.get("type")
     stripped = text.strip()
@@ -455,12 +500,9 @@ def convert_text(text: str, node: Mapping[str, Any]) -> Any:
             raise _BadText("an integer") from None
     if kind == "number":
         try:
-            number = float(text)
+            return float(text)  # nan and inf are judged with every other source's numbers
         except ValueError:
             raise _BadText("a number") from None
-        if not math.isfinite(number):
-            raise _BadText("a finite number")
-        return number
     if kind == "boolean":
         lowered = stripped.lower()
         if lowered in _TRUE:
@@ -469,8 +511,27 @@ def convert_text(text: str, node: Mapping[str, Any]) -> Any:
             return False
         raise _BadText("a boolean (true/false, 1/0, yes/no, on/off)")
     if kind == "array":
+        if stripped.startswith(("[", "{")) and stripped.endswith(("]", "}")):
+            listed = _json_list(stripped)
+            if listed is not None:
+                return listed
         return [item.strip() for item in text.split(",") if item.strip()]
     return text
+
+
+def _json_list(text: str) -> list[Any] | None:
+    """``RAGFT_CASES='["a", "b"]'``: a JSON list, as a CI matrix writes it. None when the text
+    is no JSON at all (a glob such as ``[ab]*.yaml``): it is then split on commas."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        if '"' not in text:
+            return None
+        wanted = f"a JSON list or comma-separated items (the JSON is invalid: {exc})"
+        raise _BadText(wanted) from None
+    if not isinstance(value, list):
+        raise _BadText("a JSON list or comma-separated items")
+    return value
 
 
 def _overrides(
@@ -533,6 +594,8 @@ def load_settings(
     merged = _plain(dict(table or {}))
     for path, value, _ in found:
         _assign(merged, path, value)
+    _number_problems(merged, problems)
+    _environment_problems(environ, problems)
     _schema_problems(merged, problems)
     sources = _case_sources(merged.get("cases"), problems)
     checklist_table = merged.get("checklist")
@@ -566,6 +629,7 @@ def load_settings(
         report=ReportSettings(**merged.get("report", {})),
         matrix=MatrixSettings(**merged.get("matrix", {})),
         report_dir=report_dir,
+        cases_origin=_cases_origin(origins, pyproject),
         **_floats(top, ("min_pass_ratio", "timeout_s")),
     )
 
@@ -623,7 +687,7 @@ def parse_case_source(entry: str | Mapping[str, Any]) -> CaseSource:
     if given is not None and fmt is not None and given != fmt:
         raise ValueError(f"format {given!r} contradicts the prefix {fmt + ':'!r} of the path")
     kind = entry.get("kind")
-    return CaseSource(pattern, given or fmt, kind)
+    return CaseSource(pattern, given or fmt, kind, bool(entry.get("optional", False)))
 
 
 def _split_prefix(text: str) -> tuple[str, CaseFormat | None]:
@@ -660,6 +724,42 @@ def _case_sources(entries: Any, problems: _Problems) -> tuple[CaseSource, ...]:
     return tuple(sources)
 
 
+def _cases_origin(origins: Mapping[KeyPath, str], pyproject: Path | None) -> str:
+    given = origins.get(("cases",))
+    if given is not None:
+        return given
+    return f"[tool.ragft] cases in {_display(pyproject) if pyproject else 'pyproject.toml'}"
+
+
+def unmatched_sources(settings: Settings, matched: Iterable[CaseSource]) -> list[str]:
+    """One message for each ``cases`` entry that matches no file and is not ``optional``:
+    a typo in a glob would otherwise shrink the suite while the gate still gives a verdict."""
+    if tuple(s.pattern for s in settings.cases) == DEFAULT_CASE_GLOBS:
+        return []  # `cases` not set: a project of Python cases only is fine
+    found = set(matched)
+    messages = []
+    for index, source in enumerate(settings.cases):
+        if source in found or source.optional:
+            continue
+        messages.append(
+            f"cases[{index}] {source.pattern!r} (from {settings.cases_origin}) matches no file "
+            f"under {settings.rootdir}: fix the glob (it is relative to the rootdir), remove "
+            f"the entry, or write it as {{path = {json.dumps(source.pattern)}, optional = true}} "
+            "to allow it to match nothing"
+        )
+    return messages
+
+
+def require_matches(settings: Settings, matched: Iterable[CaseSource]) -> None:
+    """``unmatched_sources`` as a usage error (exit 4), every entry named at once."""
+    messages = unmatched_sources(settings, matched)
+    if len(messages) == 1:
+        raise pytest.UsageError(messages[0])
+    if messages:
+        body = "\n".join(f"  {m}" for m in messages)
+        raise pytest.UsageError(f"{len(messages)} cases entries match no file:\n{body}")
+
+
 def _owned_until(value: Any, problems: _Problems) -> datetime.date | None:
     if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
         return None  # absent, or a wrong shape already reported by the schema
@@ -691,6 +791,7 @@ _NOT_HASHED = (
     "baseline_dirty",
     "baseline_overridden",
     "matrix",
+    "cases_origin",
 )
 
 
@@ -702,5 +803,7 @@ def config_hash(settings: Settings) -> str:
     import hashlib
 
     data = {k: v for k, v in asdict(settings).items() if k not in _NOT_HASHED}
+    # Whether an entry may match nothing does not change what the matched files hold.
+    data["cases"] = [{k: v for k, v in c.items() if k != "optional"} for c in data["cases"]]
     text = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

@@ -16,7 +16,7 @@ import pytest
 from pytest_ragft.state import RagftState, get_state, item_key, item_state, state_key
 
 if TYPE_CHECKING:
-    from pytest_ragft.config import CaseSource, Settings
+    pass
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -121,33 +121,16 @@ def pytest_configure(config: pytest.Config) -> None:
     found = expand_sources(settings.cases, config.rootpath)
     state = RagftState(settings, {path.resolve(): source for path, source in found})
     config.stash[state_key] = state
-    _warn_unmatched(config, settings, [source for _, source in found])
+    if not hasattr(config, "workerinput"):
+        from pytest_ragft.config import require_matches
+
+        require_matches(settings, [source for _, source in found])
     _add_case_files_to_args(config, [path for path, _ in found])
     if not hasattr(config, "workerinput"):
         from pytest_ragft.session import RagftSession
 
         state.session = RagftSession(config, settings)
         config.pluginmanager.register(state.session, "ragft-session")
-
-
-def _warn_unmatched(config: pytest.Config, settings: Settings, matched: list[CaseSource]) -> None:
-    """A ``cases`` entry that matches no file would drop its evals without a word."""
-    from pytest_ragft.config import DEFAULT_CASE_GLOBS
-
-    if hasattr(config, "workerinput"):
-        return
-    defaults = tuple(s.pattern for s in settings.cases) == tuple(DEFAULT_CASE_GLOBS)
-    if defaults:
-        return  # no `cases` set: a project of Python cases only is fine
-    for source in settings.cases:
-        if source not in matched:
-            config.issue_config_time_warning(
-                pytest.PytestConfigWarning(
-                    f"[tool.ragft] cases entry {source.pattern!r} matches no file under "
-                    f"{config.rootpath}: its cases are not run"
-                ),
-                stacklevel=2,
-            )
 
 
 def _mentions_ragft(rootdir: Path) -> bool:

@@ -38,3 +38,16 @@ def missing_cases(cases: Collection[Case], ran: Collection[str]) -> list[str]:
     """Node ids of the suite's file cases that this run did not run (deselected, not given on
     the command line, or not reached)."""
     return [f"{c.source}::{c.id}" for c in cases if f"{c.source}::{c.id}" not in ran]
+
+
+def nothing_evaluated(outcomes: Collection[str]) -> str | None:
+    """Why the gate cannot give a verdict on this run, or None: a run whose eval cases were all
+    skipped (or xfailed) measured nothing, and a pass at 0/0 would read as a green build."""
+    if not outcomes:
+        return None  # no eval cases at all: nothing is gated
+    if any(o in ("passed", "failed", "error") for o in outcomes):
+        return None
+    return (
+        f"all {len(outcomes)} eval case(s) were skipped: the run measured nothing; "
+        "remove the skip (or xfail) markers, or deselect the eval cases (-m 'not ragft')"
+    )

@@ -34,6 +34,7 @@ from pytest_ragft.runsummary import (
     SeriesPoint,
 )
 from pytest_ragft.signals import PLACED_BY, place
+from pytest_ragft.suite import nothing_evaluated
 
 if TYPE_CHECKING:
     from pytest_ragft.config import Settings
@@ -456,6 +457,9 @@ def _problems(cases: Sequence[CaseRecord], inputs: RunInputs) -> list[str]:
             "the regression gate could not be evaluated because the history store is "
             f"unusable: {inputs.history_error}"
         )
+    nothing = nothing_evaluated([c.outcome for c in cases])
+    if nothing is not None:
+        found.append(nothing)
     if inputs.comment_error is not None:
         found.append(inputs.comment_error)
     return found

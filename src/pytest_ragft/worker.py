@@ -26,13 +26,9 @@ def registry(config: pytest.Config) -> dict[str, Any]:
     """Built-in checks plus those from ``pytest_ragft_checks`` (computed once per process)."""
     state = _state(config)
     if state.checks is None:
-        from pytest_ragft.checks import BUILTIN_CHECKS
+        from pytest_ragft.checks import BUILTIN_CHECKS, hook_checks
 
-        found = dict(BUILTIN_CHECKS)
-        for extra in config.hook.pytest_ragft_checks():
-            if extra:
-                found.update(extra)
-        state.checks = found
+        state.checks = {**BUILTIN_CHECKS, **hook_checks(config.hook.pytest_ragft_checks)}
     return state.checks
 
 

@@ -153,12 +153,44 @@ def _is_locked(error: exc.DBAPIError) -> bool:
     )
 
 
+def integrity_problems(path: Path, limit: int = 5) -> list[str]:
+    """What SQLite's ``PRAGMA integrity_check`` says is wrong with a file (empty: nothing),
+    read without writing; a file SQLite cannot open at all says so in its own words."""
+    if not path.is_file():
+        return []
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as error:
+        return [str(error)]
+    try:
+        rows = conn.execute(f"PRAGMA integrity_check({int(limit)})").fetchall()
+    except sqlite3.Error as error:
+        return [str(error)]
+    finally:
+        conn.close()
+    words = [str(row[0]) for row in rows]
+    return [] if words == ["ok"] else words
+
+
+def corrupt(target: Target, problems: list[str]) -> HistoryError:
+    """A damaged store named as such, in SQLite's own words, with what to do."""
+    said = "; ".join(" ".join(p.split()) for p in problems)[:500]
+    return HistoryError(
+        f"history store {target.shown} is not a SQLite database or is damaged (corrupt: "
+        f"SQLite's integrity_check says: {said}). It was left as it is: restore it from a "
+        "backup, or move it aside (a new history starts), or point `history` elsewhere"
+    )
+
+
 def translate(error: exc.SQLAlchemyError, target: Target) -> HistoryError:
     """A database error as a ``HistoryError`` that says which store and what to do."""
     orig = getattr(error, "orig", None) or error
     text = str(orig).strip()
     detail = scrub(text.splitlines()[0] if text else repr(orig), target.secrets)
     if isinstance(orig, sqlite3.DatabaseError) and any(t in detail.lower() for t in _CORRUPT):
+        problems = integrity_problems(target.path) if target.path is not None else []
+        if problems:
+            return corrupt(target, problems)
         return HistoryError(
             f"history store {target.shown} is not a SQLite database or is damaged ({detail}): "
             "move the file aside (or delete it) to start a new history, or point `history` "

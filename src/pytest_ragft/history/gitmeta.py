@@ -59,10 +59,13 @@ def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if value > 0 else None
-    match = re.fullmatch(r"#?([0-9]+)", value.strip()) if isinstance(value, str) else None
+        return value if 0 < value <= _PR_MAX else None
+    match = re.fullmatch(r"#?([0-9]{1,12})", value.strip()) if isinstance(value, str) else None
     number = int(match.group(1)) if match else 0
-    return number if number > 0 else None
+    return number if 0 < number <= _PR_MAX else None
+
+
+_PR_MAX = 2**31 - 1  # what GitHub issues and the store's integer column can hold
 
 
 def _pull_request(event: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -45,6 +45,9 @@ def _refuse_newer(found: int, target: engines.Target) -> HistoryError:
     )
 
 
+integrity_problems = engines.integrity_problems
+
+
 def backup_path(path: Path, version: int) -> Path:
     return path.with_name(f"{path.name}.bak-v{version}")
 
@@ -110,9 +113,21 @@ def prepare(engine: sa.Engine, target: engines.Target, *, create: bool = True) -
     ``create`` False nothing is ever written: an empty store is "no history yet" and an older
     one is refused rather than migrated.
     """
-    found = engines.run(engine, target, read_version, write=False)
+    try:
+        found = engines.run(engine, target, read_version, write=False)
+    except HistoryError:
+        _refuse_if_corrupt(target)
+        raise
+    if found is not None and (found < 1 or found > current_version()):
+        _refuse_if_corrupt(target)  # a version no release wrote: read from a damaged page?
     if found is not None and found > current_version():
         raise _refuse_newer(found, target)
+    if found is not None and found < 1:
+        raise HistoryError(
+            f"history store {target.shown} records schema version {found}, which no "
+            "pytest-ragft writes: it was not made by pytest-ragft, or was edited; point "
+            "`history` elsewhere"
+        )
     if not create:
         if found is None:
             raise no_history_yet(target)
@@ -127,6 +142,21 @@ def prepare(engine: sa.Engine, target: engines.Target, *, create: bool = True) -
         engines.use_wal(engine, target)
     if found == current_version():
         return
+    backup = None
     if found is not None and target.path is not None:
-        _backup(target.path, found)
-    engines.run(engine, target, lambda conn: _upgrade(conn, target), write=True)
+        _refuse_if_corrupt(target)  # never copy, nor migrate, a damaged file
+        backup = _backup(target.path, found)
+    try:
+        engines.run(engine, target, lambda conn: _upgrade(conn, target), write=True)
+    except BaseException:
+        if backup is not None:  # the store is as it was: the copy would only mislead
+            backup.unlink(missing_ok=True)
+        raise
+
+
+def _refuse_if_corrupt(target: engines.Target) -> None:
+    if target.path is None:
+        return
+    problems = engines.integrity_problems(target.path)
+    if problems:
+        raise engines.corrupt(target, problems)

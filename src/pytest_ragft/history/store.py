@@ -138,7 +138,15 @@ class HistoryStore:
         self, inp: IO[str], *, store_outputs: bool = True, name: str | None = None
     ) -> int:
         """Runs from ``export_jsonl`` output, added in one transaction; a run already present
-        is skipped. Returns how many were added.
+        is skipped. Returns how many were added."""
+        added, _ = self.import_jsonl_counts(inp, store_outputs=store_outputs, name=name)
+        return added
+
+    def import_jsonl_counts(
+        self, inp: IO[str], *, store_outputs: bool = True, name: str | None = None
+    ) -> tuple[int, int]:
+        """``import_jsonl``, returning how many runs were added and how many were already
+        present (so "0 imported" can say why).
 
         Every line is checked against the report schema before anything is written, so a bad
         line (named by ``name``:line) imports nothing from the file.
@@ -173,7 +181,7 @@ class HistoryStore:
             return sum(self._insert(conn, rows, skip_existing=True) for rows in pending)
 
         added: int = engines.run(self._engine, self._target, work, write=True)
-        return added
+        return added, len(pending) - added
 
     # -- reading ---------------------------------------------------------------------------
 
