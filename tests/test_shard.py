@@ -250,3 +250,75 @@ def test_reports_that_are_not_one_run_are_refused(
 def test_the_merging_configuration_must_be_the_shards_one() -> None:
     with pytest.raises(ShardMismatch, match="config_hash 'cfg1' but the configuration merging"):
         check_shards([("a.json", _report("c1"))], config_hash="cfg9")
+
+
+# -- with real pytest items -------------------------------------------------------------------
+
+SHARD_CONFTEST = """
+import os
+
+import pytest
+
+from pytest_ragft import shard
+from pytest_ragft.collect import CaseItem
+from pytest_ragft.pycases import case_id
+
+
+def _key(item):
+    if isinstance(item, CaseItem):
+        return item.case.id, item.case.repeats or 1
+    if item.get_closest_marker("ragft") is not None:
+        return case_id(item), 1
+    return None, 1
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    kept, dropped = shard.split(items, shard.parse_shard(os.environ["SHARD"]), _key)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+"""
+
+PY_CASES = """
+import pytest
+
+
+@pytest.mark.ragft(kind="behavior", repeats=3)
+def test_repeated(ragft):
+    assert ragft.ask("ok").answer == "ok"
+
+
+def test_plain_one():
+    pass
+
+
+def test_plain_two():
+    pass
+"""
+
+
+def test_items_split_over_shards_as_the_rules_say(
+    project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import case_yaml
+
+    project.configure()
+    project.pipeline()
+    project.cases("many", [case_yaml(f"c{i}", "knowledge", "ok") for i in range(11)])
+    project.pytester.makeconftest(SHARD_CONFTEST)
+    project.pytester.makepyfile(test_cases=PY_CASES)
+    seen: list[set[str]] = []
+    for k in (1, 2, 3):
+        monkeypatch.setenv("SHARD", f"{k}/3")
+        result = project.run("--collect-only", "-q")
+        seen.append({line for line in result.outlines if "::" in line})
+    everything = set().union(*seen)
+    assert len(everything) == 11 + 3 + 2 == sum(len(s) for s in seen)
+    repeated = [n for n, ids in enumerate(seen) if any("test_repeated" in i for i in ids)]
+    assert len(repeated) == 1
+    assert sum("test_repeated" in i for i in seen[repeated[0]]) == 3
+    assert {i for i in everything if "plain" in i} <= seen[0]
+    file_cases = [sum("many.yaml" in i for i in ids) for ids in seen]
+    cost = [n + (3 if k == repeated[0] else 0) for k, n in enumerate(file_cases)]
+    assert max(cost) - min(cost) <= 3
