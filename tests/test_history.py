@@ -1026,3 +1026,16 @@ def test_any_text_survives_the_round_trip(
     store.write_run(report)
     assert store.get_report(report["run_id"]) == report
     assert store.series(suite)[0]["run_id"] == report["run_id"]
+
+
+def test_a_snapshot_holds_what_the_single_queries_give(store: HistoryStore) -> None:
+    for minute in range(7):
+        branch = "main" if minute % 3 else "feature"
+        store.write_run(make_report(f"s{minute}", minute=minute, branch=branch))
+    known = store.snapshot("bot", "main", 3, exclude_run_id="s5", series_last=4, flaky_last=5)
+    assert known.baseline == store.baseline("bot", "main", 3, exclude_run_id="s5")
+    assert known.baseline.run_ids == ["s4", "s2", "s1"]
+    assert known.prior_runs == store.count_runs("bot", "main", exclude_run_id="s5") == 3
+    assert known.series == store.series("bot", last=4)
+    assert [s["run_id"] for s in known.series] == ["s3", "s4", "s5", "s6"]
+    assert known.flaky == store.flaky_cases("bot", last=5)

@@ -26,33 +26,42 @@ class Opened:
     error: str | None = None
 
 
+def read_context(
+    store: HistoryStore, suite: str, branch: str, runs: int, *, exclude_run_id: str | None
+) -> HistoryContext:
+    """The baseline, run count, trend and flaky cases for a new run, all from one snapshot of
+    the store, so runs other jobs commit meanwhile never show in one part and not another."""
+    from pytest_ragft.summarize import HistoryContext
+
+    known = store.snapshot(suite, branch, runs, exclude_run_id=exclude_run_id)
+    base = known.baseline
+    return HistoryContext(
+        prior_runs=known.prior_runs,
+        baseline_rates=base.rates,
+        baseline_pooled=base.pooled,
+        latest_outcomes=base.latest_outcomes,
+        baseline_count=base.count,
+        series=known.series,
+        baseline_run_id=base.run_ids[0] if base.run_ids else None,
+    )
+
+
 def open_history(settings: Settings, run_id: str) -> Opened:
     """Open the configured store and read the baseline for a run; an unusable store is
     reported in ``error``, never raised, so the run's reports still land."""
     from pytest_ragft.history.store import open_store
-    from pytest_ragft.summarize import HistoryContext
 
     try:
         store = open_store(settings.history, settings.rootdir)
     except HistoryError as exc:
         return Opened(None, None, str(exc))
     try:
-        base = store.baseline(
+        context = read_context(
+            store,
             settings.suite,
             settings.baseline_branch,
             settings.baseline_runs,
             exclude_run_id=run_id,
-        )
-        context = HistoryContext(
-            prior_runs=store.count_runs(
-                settings.suite, settings.baseline_branch, exclude_run_id=run_id
-            ),
-            baseline_rates=base.rates,
-            baseline_pooled=base.pooled,
-            latest_outcomes=base.latest_outcomes,
-            baseline_count=base.count,
-            series=store.series(settings.suite, last=9),
-            baseline_run_id=base.run_ids[0] if base.run_ids else None,
         )
     except HistoryError as exc:
         store.close()

@@ -26,6 +26,7 @@ LOCK_DEADLINE_S = 120.0
 
 _IMMEDIATE = "ragft_immediate"
 _LOCKED = ("database is locked", "database table is locked", "database is busy")
+_PG_RETRY = ("40001", "40P01")  # serialization_failure, deadlock_detected
 _CORRUPT = ("file is not a database", "malformed", "not a database")
 
 
@@ -182,6 +183,12 @@ def corrupt(target: Target, problems: list[str]) -> HistoryError:
     )
 
 
+def _may_retry(error: exc.DBAPIError) -> bool:
+    """A lock another writer holds (SQLite), or a serialization failure or deadlock that the
+    server resolved by aborting this transaction (PostgreSQL): run it again."""
+    return _is_locked(error) or getattr(error.orig, "sqlstate", None) in _PG_RETRY
+
+
 def translate(error: exc.SQLAlchemyError, target: Target) -> HistoryError:
     """A database error as a ``HistoryError`` that says which store and what to do."""
     orig = getattr(error, "orig", None) or error
@@ -213,7 +220,9 @@ def run(engine: sa.Engine, target: Target, work: Callable[[sa.Connection], T], *
     """``work`` in one transaction, committed at the end or rolled back whole.
 
     A write on SQLite takes the write lock at BEGIN and is retried with back-off while another
-    writer holds it, so concurrent writers wait for each other instead of failing.
+    writer holds it, so concurrent writers wait for each other instead of failing. A read on
+    PostgreSQL is one repeatable-read snapshot: its queries all see the same committed runs,
+    whatever other runners commit meanwhile (SQLite's WAL gives each read transaction that).
     """
     deadline = time.monotonic() + LOCK_DEADLINE_S
     delay = 0.02
@@ -222,10 +231,12 @@ def run(engine: sa.Engine, target: Target, work: Callable[[sa.Connection], T], *
             with engine.connect() as conn:
                 if write:
                     conn.execution_options(**{_IMMEDIATE: True})
+                elif conn.dialect.name == "postgresql":
+                    conn.execution_options(isolation_level="REPEATABLE READ")
                 with conn.begin():
                     return work(conn)
         except exc.DBAPIError as error:
-            if _is_locked(error) and time.monotonic() < deadline:
+            if _may_retry(error) and time.monotonic() < deadline:
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 1.0)
                 continue

@@ -60,6 +60,18 @@ class RunRow:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What a new run is judged against, read at one moment (``HistoryStore.snapshot``)."""
+
+    baseline: Baseline
+    prior_runs: int
+    """Runs of the suite on the baseline branch, the new one left out."""
+    series: list[dict[str, Any]]
+    """Pass rates of the latest runs (any branch), oldest first."""
+    flaky: list[dict[str, Any]]
+
+
 def _insert_results(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """The case rows of a run, in one multi-row statement."""
     conn.execute(sa.insert(results), list(rows))
@@ -185,140 +197,60 @@ class HistoryStore:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _runs_query(
-        self, suite: str | None, branch: str | None, exclude_run_id: str | None
-    ) -> sa.Select[Any]:
-        query = sa.select(runs.c.id, runs.c.run_id)
-        if suite is not None:
-            query = query.where(runs.c.suite == suite)
-        if branch is not None:
-            query = query.where(runs.c.branch == branch)
-        if exclude_run_id is not None:
-            query = query.where(runs.c.run_id != exclude_run_id)
-        return query
-
     def baseline(
         self, suite: str, branch: str, runs: int, *, exclude_run_id: str | None = None
     ) -> Baseline:
         """The last ``runs`` runs of ``suite`` on ``branch`` (by start time), summarised."""
-        if runs <= 0:
-            return Baseline()
-
-        def work(conn: sa.Connection) -> Baseline:
-            picked = conn.execute(
-                self._runs_query(suite, branch, exclude_run_id).order_by(*_NEWEST).limit(runs)
-            ).all()
-            if not picked:
-                return Baseline()
-            pks = [row.id for row in picked]
-            rates: dict[str, list[float]] = defaultdict(list)
-            pooled: dict[str, tuple[int, int]] = {}
-            for cat in conn.execute(sa.select(categories).where(categories.c.run_pk.in_(pks))):
-                rates[cat.kind]
-                if cat.rate is not None:
-                    rates[cat.kind].append(float(cat.rate))
-                passed, total = pooled.get(cat.kind, (0, 0))
-                pooled[cat.kind] = (passed + cat.passed, total + cat.total)
-            latest: dict[str, tuple[str, bool]] = {}
-            latest_rows = conn.execute(
-                sa.select(results.c.case_id, results.c.kind, results.c.case_outcome)
-                .where(results.c.run_pk == pks[0])
-                .distinct()
-            )
-            for case_id, kind, outcome in latest_rows:
-                passed_case = _passed(outcome)
-                if passed_case is not None:
-                    latest[case_id] = (kind, passed_case)
-            return Baseline(
-                run_ids=[row.run_id for row in picked],
-                rates={k: (sum(v) / len(v) if v else None) for k, v in rates.items()},
-                pooled=pooled,
-                latest_outcomes=latest,
-                count=len(picked),
-            )
-
-        baseline: Baseline = self._read(work)
+        baseline: Baseline = self._read(
+            lambda conn: _baseline(conn, suite, branch, runs, exclude_run_id)
+        )
         return baseline
 
     def count_runs(
         self, suite: str, branch: str | None = None, *, exclude_run_id: str | None = None
     ) -> int:
         """How many runs of ``suite`` (on ``branch`` when given) the store holds."""
-        query = self._runs_query(suite, branch, exclude_run_id).subquery()
-        count: int = self._read(
-            lambda conn: conn.execute(sa.select(sa.func.count()).select_from(query)).scalar_one()
-        )
+        count: int = self._read(lambda conn: _count_runs(conn, suite, branch, exclude_run_id))
         return count
 
     def recent_runs(
         self, suite: str | None = None, *, last: int = 10, branch: str | None = None
     ) -> list[RunRow]:
         """The latest ``last`` runs, newest first."""
-
-        def work(conn: sa.Connection) -> list[RunRow]:
-            query = sa.select(*_ROW_COLUMNS).order_by(*_NEWEST).limit(max(last, 0))
-            if suite is not None:
-                query = query.where(runs.c.suite == suite)
-            if branch is not None:
-                query = query.where(runs.c.branch == branch)
-            picked = conn.execute(query).all()
-            rates: dict[int, dict[str, float | None]] = defaultdict(dict)
-            if picked:
-                cats = conn.execute(
-                    sa.select(categories.c.run_pk, categories.c.kind, categories.c.rate).where(
-                        categories.c.run_pk.in_([r.id for r in picked])
-                    )
-                )
-                for run_pk, kind, rate in cats:
-                    rates[run_pk][kind] = rate
-            return [
-                RunRow(
-                    run_id=r.run_id,
-                    suite=r.suite,
-                    started_at=iso(r.started_at),
-                    finished_at=iso(r.finished_at),
-                    branch=r.branch,
-                    base_branch=r.base_branch,
-                    sha=r.git_sha,
-                    pr=r.pr,
-                    verdict=r.verdict,
-                    ci_provider=r.ci_provider,
-                    run_url=r.run_url,
-                    rates=dict(rates[r.id]),
-                )
-                for r in picked
-            ]
-
-        rows: list[RunRow] = self._read(work)
+        rows: list[RunRow] = self._read(lambda conn: _recent_runs(conn, suite, last, branch))
         return rows
 
     def series(
         self, suite: str, *, last: int = 10, branch: str | None = None
     ) -> list[dict[str, Any]]:
         """Pass rates of the latest ``last`` runs, oldest first: the trend lines' data."""
-        return [
-            {"run_id": r.run_id, "started_at": r.started_at, "branch": r.branch, "rates": r.rates}
-            for r in reversed(self.recent_runs(suite, last=last, branch=branch))
-        ]
+        rows: list[RunRow] = self._read(lambda conn: _recent_runs(conn, suite, last, branch))
+        return _series(rows)
 
-    def _case_rows(
+    def snapshot(
         self,
-        conn: sa.Connection,
-        pks: Sequence[int],
-        case_id: str | None,
-        columns: Sequence[sa.ColumnElement[Any]] = tuple(results.c),
-    ) -> dict[int, list[sa.Row[Any]]]:
-        query = (
-            sa.select(*columns)
-            .where(results.c.run_pk.in_(list(pks)))
-            .order_by(results.c.run_pk, results.c.case_id, results.c.repeat)
-        )
-        if case_id is not None:
-            query = query.where(results.c.case_id == case_id)
-        grouped: dict[int, list[sa.Row[Any]]] = defaultdict(list)
-        for row in conn.execute(query):
-            grouped[row.run_pk].append(row)
-        return grouped
+        suite: str,
+        branch: str,
+        runs: int,
+        *,
+        exclude_run_id: str | None = None,
+        series_last: int = 9,
+        flaky_last: int = 10,
+    ) -> Snapshot:
+        """Everything a new run is judged against, read in one transaction: on PostgreSQL a
+        repeatable-read snapshot, on SQLite one WAL read, so runs other jobs commit meanwhile
+        are either wholly in every part of it or in none."""
+
+        def work(conn: sa.Connection) -> Snapshot:
+            return Snapshot(
+                baseline=_baseline(conn, suite, branch, runs, exclude_run_id),
+                prior_runs=_count_runs(conn, suite, branch, exclude_run_id),
+                series=_series(_recent_runs(conn, suite, series_last, None)),
+                flaky=_flaky(_flaky_rows(conn, suite, flaky_last)),
+            )
+
+        snapshot: Snapshot = self._read(work)
+        return snapshot
 
     def case_series(self, suite: str, case_id: str, *, last: int = 20) -> list[dict[str, Any]]:
         """One case across the latest ``last`` runs that have it, oldest first."""
@@ -333,7 +265,7 @@ class HistoryStore:
                 .order_by(*_NEWEST)
                 .limit(max(last, 0))
             ).all()
-            grouped = self._case_rows(conn, [r.id for r in picked], case_id)
+            grouped = _case_rows(conn, [r.id for r in picked], case_id)
             series = []
             for run in reversed(picked):
                 rows = grouped[run.id]
@@ -362,17 +294,7 @@ class HistoryStore:
     def flaky_cases(self, suite: str, *, last: int = 10) -> list[dict[str, Any]]:
         """Cases whose outcome flipped in the latest ``last`` runs while their input stayed the
         same, or whose repeats disagreed within a run; most flips first."""
-
-        def work(conn: sa.Connection) -> dict[int, list[sa.Row[Any]]]:
-            picked = conn.execute(
-                self._runs_query(suite, None, None).order_by(*_NEWEST).limit(max(last, 0))
-            ).all()
-            # Oldest first, so flips are counted in the order the runs happened.
-            order = [r.id for r in reversed(picked)]
-            grouped = self._case_rows(conn, order, None, _FLAKY_COLUMNS)
-            return {pk: grouped[pk] for pk in order}
-
-        by_run: dict[int, list[sa.Row[Any]]] = self._read(work)
+        by_run: list[dict[str, _CaseRun]] = self._read(lambda conn: _flaky_rows(conn, suite, last))
         return _flaky(by_run)
 
     def get_report(
@@ -455,21 +377,173 @@ _ROW_COLUMNS = (
 )
 
 
-def _flaky(by_run: Mapping[int, Sequence[sa.Row[Any]]]) -> list[dict[str, Any]]:
-    """Flip counts per case from its result rows, runs given oldest first."""
+def _runs_query(
+    suite: str | None, branch: str | None, exclude_run_id: str | None
+) -> sa.Select[Any]:
+    query = sa.select(runs.c.id, runs.c.run_id)
+    if suite is not None:
+        query = query.where(runs.c.suite == suite)
+    if branch is not None:
+        query = query.where(runs.c.branch == branch)
+    if exclude_run_id is not None:
+        query = query.where(runs.c.run_id != exclude_run_id)
+    return query
+
+
+def _baseline(
+    conn: sa.Connection, suite: str, branch: str, last: int, exclude_run_id: str | None
+) -> Baseline:
+    if last <= 0:
+        return Baseline()
+    picked = conn.execute(
+        _runs_query(suite, branch, exclude_run_id).order_by(*_NEWEST).limit(last)
+    ).all()
+    if not picked:
+        return Baseline()
+    pks = [row.id for row in picked]
+    rates: dict[str, list[float]] = defaultdict(list)
+    pooled: dict[str, tuple[int, int]] = {}
+    for cat in conn.execute(sa.select(categories).where(categories.c.run_pk.in_(pks))):
+        rates[cat.kind]
+        if cat.rate is not None:
+            rates[cat.kind].append(float(cat.rate))
+        passed, total = pooled.get(cat.kind, (0, 0))
+        pooled[cat.kind] = (passed + cat.passed, total + cat.total)
+    latest: dict[str, tuple[str, bool]] = {}
+    latest_rows = conn.execute(
+        sa.select(results.c.case_id, results.c.kind, results.c.case_outcome)
+        .where(results.c.run_pk == pks[0])
+        .distinct()
+    )
+    for case_id, kind, outcome in latest_rows:
+        passed_case = _passed(outcome)
+        if passed_case is not None:
+            latest[case_id] = (kind, passed_case)
+    return Baseline(
+        run_ids=[row.run_id for row in picked],
+        rates={k: (sum(v) / len(v) if v else None) for k, v in rates.items()},
+        pooled=pooled,
+        latest_outcomes=latest,
+        count=len(picked),
+    )
+
+
+def _count_runs(
+    conn: sa.Connection, suite: str, branch: str | None, exclude_run_id: str | None
+) -> int:
+    query = _runs_query(suite, branch, exclude_run_id).subquery()
+    return int(conn.execute(sa.select(sa.func.count()).select_from(query)).scalar_one())
+
+
+def _recent_runs(
+    conn: sa.Connection, suite: str | None, last: int, branch: str | None
+) -> list[RunRow]:
+    query = sa.select(*_ROW_COLUMNS).order_by(*_NEWEST).limit(max(last, 0))
+    if suite is not None:
+        query = query.where(runs.c.suite == suite)
+    if branch is not None:
+        query = query.where(runs.c.branch == branch)
+    picked = conn.execute(query).all()
+    rates: dict[int, dict[str, float | None]] = defaultdict(dict)
+    if picked:
+        cats = conn.execute(
+            sa.select(categories.c.run_pk, categories.c.kind, categories.c.rate).where(
+                categories.c.run_pk.in_([r.id for r in picked])
+            )
+        )
+        for run_pk, kind, rate in cats:
+            rates[run_pk][kind] = rate
+    return [
+        RunRow(
+            run_id=r.run_id,
+            suite=r.suite,
+            started_at=iso(r.started_at),
+            finished_at=iso(r.finished_at),
+            branch=r.branch,
+            base_branch=r.base_branch,
+            sha=r.git_sha,
+            pr=r.pr,
+            verdict=r.verdict,
+            ci_provider=r.ci_provider,
+            run_url=r.run_url,
+            rates=dict(rates[r.id]),
+        )
+        for r in picked
+    ]
+
+
+def _series(newest_first: Sequence[RunRow]) -> list[dict[str, Any]]:
+    return [
+        {"run_id": r.run_id, "started_at": r.started_at, "branch": r.branch, "rates": r.rates}
+        for r in reversed(newest_first)
+    ]
+
+
+def _case_rows(
+    conn: sa.Connection,
+    pks: Sequence[int],
+    case_id: str | None,
+    columns: Sequence[sa.ColumnElement[Any]] = tuple(results.c),
+) -> dict[int, list[sa.Row[Any]]]:
+    query = (
+        sa.select(*columns)
+        .where(results.c.run_pk.in_(list(pks)))
+        .order_by(results.c.run_pk, results.c.case_id, results.c.repeat)
+    )
+    if case_id is not None:
+        query = query.where(results.c.case_id == case_id)
+    grouped: dict[int, list[sa.Row[Any]]] = defaultdict(list)
+    for row in conn.execute(query):
+        grouped[row.run_pk].append(row)
+    return grouped
+
+
+_CaseRun = tuple[str, bool, str, bool]
+"""One case in one run, for flakiness: kind, passed, input hash, repeats disagreed."""
+
+
+def _flaky_rows(conn: sa.Connection, suite: str, last: int) -> list[dict[str, _CaseRun]]:
+    """Each case's outcome in the latest ``last`` runs, by run, oldest first (so flips are
+    counted in the order the runs happened); skipped cases are left out.
+
+    Read as plain tuples in index order and folded here: at 200 cases x 10 runs, building a
+    row object per result and sorting them was most of the query's time.
+    """
+    picked = conn.execute(
+        _runs_query(suite, None, None).order_by(*_NEWEST).limit(max(last, 0))
+    ).all()
+    order = [r.id for r in reversed(picked)]
+    if not order:
+        return []
+    position = {pk: n for n, pk in enumerate(order)}
+    folded: list[dict[str, list[Any]]] = [{} for _ in order]
+    query = sa.select(*_FLAKY_COLUMNS).where(results.c.run_pk.in_(order))
+    for pk, case_id, repeat, kind, outcome, case_outcome, input_hash in conn.execute(query):
+        cases = folded[position[pk]]
+        entry = cases.get(case_id)
+        if entry is None:
+            entry = cases[case_id] = [kind, case_outcome, input_hash, 0]
+        if repeat is not None:
+            # bit 1: a repeat passed; bit 2: a repeat failed or errored
+            entry[3] |= 1 if outcome == "passed" else 2 if outcome in ("failed", "error") else 0
+    return [
+        {
+            case_id: (kind, passed, input_hash, seen == 3)
+            for case_id, (kind, outcome, input_hash, seen) in cases.items()
+            if (passed := _passed(outcome)) is not None
+        }
+        for cases in folded
+    ]
+
+
+def _flaky(by_run: Sequence[Mapping[str, _CaseRun]]) -> list[dict[str, Any]]:
+    """Flip counts per case, runs given oldest first."""
     history: dict[str, list[tuple[str, bool, bool]]] = defaultdict(list)
     kinds: dict[str, str] = {}
-    for rows in by_run.values():
-        per_case: dict[str, list[sa.Row[Any]]] = defaultdict(list)
-        for row in rows:
-            per_case[row.case_id].append(row)
-        for case_id, case_rows in per_case.items():
-            passed = _passed(case_rows[0].case_outcome)
-            if passed is None:
-                continue
-            states = {_passed(r.outcome) for r in case_rows if r.repeat is not None} - {None}
-            kinds[case_id] = case_rows[0].kind
-            history[case_id].append((case_rows[0].input_hash, passed, len(states) > 1))
+    for cases in by_run:
+        for case_id, (kind, passed, input_hash, mixed) in cases.items():
+            kinds[case_id] = kind
+            history[case_id].append((input_hash, passed, mixed))
     flaky: list[dict[str, Any]] = []
     for case_id, seen in history.items():
         across_runs = sum(
