@@ -145,16 +145,20 @@ def record_for(
         messages=[message] if message else [],
         answer=result.answer[:2000] if result else None,
         contexts=list(result.contexts) if result else [],
+        sources=list(result.sources) if result else [],
         latency_s=round(report.duration, 6),
         error=error.message if error else None,
     )
     failures = [CheckOutcome("assert", False, message)] if outcome == "failed" else []
     diagnosed = Diagnosed()
+    evidence = None
     if outcome == "error":
         diagnosed = Diagnosed("error", None, "error")
     elif outcome == "failed":
         static = diagnosis.static_diagnosis(case, result, failures, False)
         diagnosed = Diagnosed(static, None, static)
+        if result is not None:
+            evidence = diagnosis.evidence(case, result, "python")
     if outcome in ("failed", "error"):
         override = diagnose_override(item.config, case, result, failures)
         if override is not None:
@@ -170,6 +174,7 @@ def record_for(
         input=fixture.last_input if fixture else "",
         python=True,
         decided=(outcome, None if outcome == "skipped" else float(outcome == "passed")),
+        evidence=evidence,
     )
 
 
