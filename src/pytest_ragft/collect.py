@@ -119,13 +119,18 @@ class CaseItem(pytest.Item):
         skipped (or errored) case; a crash of the runner itself is an error, never a pass."""
         case = self.case
         record: CaseRecord | None = None
+        state = get_state(self.config)
+        ratio = case.min_pass_ratio
+        if ratio is None:
+            ratio = state.settings.min_pass_ratio if state is not None else 1.0
         if report.when == "call":
             record = self.case_record
             if record is None:
-                record = _bare(case, ("error", 0.0), messages=[crash_message(report)])
+                record = _bare(case, ratio, ("error", 0.0), messages=[crash_message(report)])
         elif report.when == "setup" and (report.skipped or report.failed):
             outcome: Outcome = "skipped" if report.skipped else "error"
-            record = _bare(case, (outcome, None), skip_reason=case.skip or crash_message(report))
+            reason = case.skip or crash_message(report)
+            record = _bare(case, ratio, (outcome, None), skip_reason=reason)
         if record is not None and hasattr(report, "wasxfail"):
             record = replace(record, outcome="skipped", skip_reason=f"xfail: {report.wasxfail}")
         return record
@@ -136,6 +141,7 @@ class CaseItem(pytest.Item):
 
 def _bare(
     case: Case,
+    min_pass_ratio: float,
     decided: tuple[Outcome, float | None],
     messages: list[str] | None = None,
     skip_reason: str | None = None,
@@ -145,7 +151,7 @@ def _bare(
     record = make_record(
         case,
         [],
-        min_pass_ratio=1.0,
+        min_pass_ratio=min_pass_ratio,
         decided=decided,
         diagnosed=error,
         messages=messages or [],
