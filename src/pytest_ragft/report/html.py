@@ -746,6 +746,7 @@ svg.trend .point.current { fill: var(--series); }
 .fact.missing { color: var(--fail); }
 .facts, .gold { margin: 4px 0; font-size: .9em; }
 table.evidence { font-size: .88em; }
+table.evidence th { white-space: nowrap; }
 table.evidence td.excerpt { overflow-wrap: anywhere; }
 table.evidence mark { background: #fef3c7; padding: 0 1px; }
 .empty { color: var(--pass); font-weight: 600; }
