@@ -5,9 +5,12 @@ from typing import Any
 import pytest
 
 from pytest_ragft.diagnosis import (
+    EVIDENCE_CONTEXTS,
+    WINDOW,
     Disagreements,
     counterfactual_contexts,
     disagreements,
+    evidence,
     final_diagnosis,
     needs_counterfactual,
     static_diagnosis,
@@ -269,3 +272,92 @@ def test_contains_any_is_one_any_of_fact_group(
     failed = [CheckOutcome("contains_any", False, "missing")]
     assert static_diagnosis(case, Result(answer, contexts), failed, False) == expected
     assert counterfactual_contexts(case) == ("Paris",)
+
+
+# --- the evidence a failure's diagnosis read ------------------------------------------------
+
+
+def test_evidence_marks_each_fact_in_the_answer_and_each_context() -> None:
+    case = make_case(("$75", "30 days"))
+    result = Result(
+        answer="Returns take 30 days.",
+        contexts=("Returns: 30 days.", "Free shipping over $75.", "Store hours: 9am."),
+        sources=("returns#1", "shipping#2"),  # fewer ids than contexts
+    )
+    found = evidence(case, result, "failed")
+    assert (found.facts, found.answer, found.gold) == (["$75", "30 days"], [False, True], "failed")
+    assert [(c.rank, c.source, c.facts) for c in found.contexts] == [
+        (1, "returns#1", [False, True]),
+        (2, "shipping#2", [True, False]),
+        (3, None, [False, False]),
+    ]
+    assert found.contexts_total == 3
+    assert [c.excerpt for c in found.contexts] == list(result.contexts)  # short: kept whole
+    second = found.contexts[1]
+    assert second.hit is not None and second.excerpt[second.hit[0] : second.hit[1]] == "$75."
+
+
+@pytest.mark.parametrize(
+    ("answer", "contexts"),
+    [
+        pytest.param("no idea", ("Refunds within 30 days.",), id="hybrid"),
+        pytest.param("no idea", ("Refunds take a while.",), id="knowledge"),
+        pytest.param("Within 30 days!", ("Refunds within 30 days.",), id="behavior"),
+        pytest.param("no idea", (), id="no-contexts"),
+    ],
+)
+def test_evidence_says_found_exactly_where_the_diagnosis_does(
+    answer: str, contexts: tuple[str, ...]
+) -> None:
+    """The marks are the diagnosis's own reading: hybrid exactly when every fact missing from
+    the answer is marked in some context, behavior exactly when none is missing."""
+    case = make_case(("30 days",))
+    result = Result(answer=answer, contexts=contexts)
+    found = evidence(case, result, None)
+    static = static_diagnosis(case, result, FAILED, False)
+    missing = [i for i, hit in enumerate(found.answer) if not hit]
+    held = all(any(c.facts[i] for c in found.contexts) for i in missing)
+    assert static == ("behavior" if not missing else "hybrid" if contexts and held else "knowledge")
+
+
+def test_evidence_keeps_the_contexts_that_hold_a_missing_fact_first() -> None:
+    contexts = (*(f"Passage {n} about nothing." for n in range(1, 10)), "Within 30 days.")
+    found = evidence(make_case(("30 days",)), Result(answer="no", contexts=contexts), None)
+    ranks = [c.rank for c in found.contexts]
+    assert len(ranks) == EVIDENCE_CONTEXTS and ranks == sorted(ranks)
+    assert ranks[-1] == 10 and found.contexts[-1].facts == [True]
+    assert found.contexts_total == 10
+
+
+def test_a_long_context_is_cut_around_the_fact() -> None:
+    text = (
+        "Filler words here. " * 40
+        + "Refunds are accepted within 30 days of delivery."
+        + (" More filler follows." * 40)
+    )
+    found = evidence(make_case(("30 days",)), Result(answer="no", contexts=(text,)), None)
+    context = found.contexts[0]
+    assert len(context.excerpt) <= WINDOW
+    assert 0 < context.start and context.start + len(context.excerpt) < context.length
+    assert text[context.start : context.start + len(context.excerpt)] == context.excerpt
+    assert context.hit is not None
+    assert context.excerpt[context.hit[0] : context.hit[1]] == "30 days"
+    assert not context.excerpt.startswith(" ") and not context.excerpt.endswith(" ")
+
+
+def test_a_long_context_without_a_fact_shows_its_start() -> None:
+    text = "word " * 200
+    found = evidence(make_case(("30 days",)), Result(answer="no", contexts=(text,)), None)
+    context = found.contexts[0]
+    assert (context.start, context.hit) == (0, None)
+    assert len(context.excerpt) <= WINDOW < context.length
+
+
+def test_an_any_of_group_is_one_fact() -> None:
+    case = make_case(expect={"contains_any": ["yes", "correct"]})
+    found = evidence(case, Result(answer="no", contexts=("That is correct.",)), None)
+    assert (found.facts, found.answer, found.contexts[0].facts) == (
+        ["yes or correct"],
+        [False],
+        [True],
+    )

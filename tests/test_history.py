@@ -20,11 +20,14 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pytest_ragft.diagnosis import evidence
 from pytest_ragft.history import HistoryError, HistoryStore, migrations, open_store, tables
 from pytest_ragft.history import engine as engines
 from pytest_ragft.history import store as store_module
 from pytest_ragft.history.errors import mask_url
 from pytest_ragft.history.rows import EXCERPT_CHARS, REDACTED, redact, sha256
+from pytest_ragft.model import Case, CaseRecord, Result
+from pytest_ragft.runsummary import RunSummary
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -1039,3 +1042,50 @@ def test_a_snapshot_holds_what_the_single_queries_give(store: HistoryStore) -> N
     assert known.series == store.series("bot", last=4)
     assert [s["run_id"] for s in known.series] == ["s3", "s4", "s5", "s6"]
     assert known.flaky == store.flaky_cases("bot", last=5)
+
+
+# -- a failure's evidence -----------------------------------------------------------------------
+
+
+def _with_evidence(context: str) -> dict[str, Any]:
+    case = make_case("k1", "knowledge", "failed", answer="no idea")
+    record = CaseRecord.from_dict(case)
+    record.repeats[0].contexts, record.repeats[0].sources = [context], ["doc#1"]
+    case_obj = Case(id="k1", kind="knowledge", facts=("30 days",))
+    result = Result(answer="no idea", contexts=(context,), sources=("doc#1",))
+    record.evidence = evidence(case_obj, result, "failed")
+    return record.to_dict()
+
+
+def test_evidence_is_stored_and_read_back(store: HistoryStore) -> None:
+    case = _with_evidence("Refunds within 30 days of delivery.")
+    store.write_run(make_report("ev", cases=[case]))
+    report = store.get_report("ev")
+    assert report is not None
+    [read] = RunSummary.from_json(report).cases
+    assert read.evidence == CaseRecord.from_dict(case).evidence
+    assert read.repeats[0].sources == ["doc#1"]
+
+
+def test_store_outputs_false_keeps_the_marks_and_drops_the_context_text(
+    store: HistoryStore, target: str
+) -> None:
+    secret = "Customer 4711 at 12 Elm Street gets refunds within 30 days."
+    store.write_run(make_report("ev-private", cases=[_with_evidence(secret)]), store_outputs=False)
+    assert "Elm Street" not in dump(target)
+    report = store.get_report("ev-private")
+    assert report is not None and "Elm Street" not in json.dumps(report)
+    [read] = RunSummary.from_json(report).cases
+    assert read.evidence is not None
+    [context] = read.evidence.contexts
+    assert (context.excerpt, context.hit, context.facts) == ("", None, [True])
+    assert context.source == "doc#1"  # an id, not an output
+    assert read.evidence.answer == [False]
+
+
+def test_a_report_stored_before_evidence_reads_without_it(store: HistoryStore) -> None:
+    store.write_run(make_report("old", cases=[make_case("b1", "behavior", "failed")]))
+    report = store.get_report("old")
+    assert report is not None and "evidence" not in report["cases"][0]
+    [read] = RunSummary.from_json(report).cases
+    assert read.evidence is None and read.repeats[0].sources == []

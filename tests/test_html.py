@@ -276,7 +276,31 @@ def hostile_report(payload: str) -> dict[str, Any]:
         for repeat in case["repeats"]:
             repeat["answer"] = payload
             repeat["error"] = payload if repeat["error"] else None
+        case["evidence"] = evidence_of(payload, f"Found {payload} here.", hit=(6, 6 + len(payload)))
     return report
+
+
+def evidence_of(
+    fact: str, excerpt: str, *, hit: tuple[int, int] | None, source: str | None = None
+) -> dict[str, Any]:
+    """A failure's evidence: the fact missing from the answer, one context holding it."""
+    return {
+        "facts": [fact],
+        "answer": [False],
+        "contexts": [
+            {
+                "rank": 2,
+                "source": fact if source is None else source,
+                "excerpt": excerpt,
+                "start": 40,
+                "length": 900,
+                "facts": [True],
+                "hit": None if hit is None else list(hit),
+            }
+        ],
+        "contexts_total": 7,
+        "gold": "failed",
+    }
 
 
 EXPECTED_POINTS = {"knowledge": 6, "behavior": 5}
@@ -460,6 +484,26 @@ def test_failed_case_shows_diagnosis_path_messages_and_excerpt() -> None:
     assert "TimeoutError: pipeline call took over 60 s" in out
     assert "(3500 more characters)" in out
     assert "x" * 5000 not in out
+
+
+def test_failed_case_shows_its_evidence() -> None:
+    report = make_report()
+    failed = next(c for c in report["cases"] if c["outcome"] == "failed")
+    failed["evidence"] = evidence_of(
+        "$75", "orders of $75 or more", hit=(10, 13), source="shipping#2"
+    )
+    _validate(report)
+    out = html_of(report)
+    assert '<p class="label">evidence · 7 contexts retrieved</p>' in out
+    assert 'in the answer: <span class="fact missing">✗ $75</span>' in out
+    assert (
+        '<tr><td class="num">2</td><td><code>shipping#2</code></td>'
+        '<td><span class="fact found">✓ $75</span></td>'
+        '<td class="excerpt">…orders of <mark>$75</mark> or more…</td></tr>'
+    ) in out
+    assert "...and 6 more contexts not shown" in out
+    assert "gold passages: failed: the answer fails even with the gold passages in hand" in out
+    assert out.count('<div class="evidence">') == 1  # passing cases show none
 
 
 @pytest.mark.parametrize(

@@ -128,6 +128,62 @@ def test_null_baseline_and_empty_run() -> None:
     assert "No eval cases ran." in md_of(report)
 
 
+# --- a failure's evidence --------------------------------------------------------------------
+
+
+def evidence_of(facts: list[str], context: str, at: int | None, total: int = 3) -> dict[str, Any]:
+    """Evidence of one context holding the first fact (at ``at``), which the answer lacks."""
+    hit = None if at is None else [at, at + len(facts[0])]
+    return {
+        "facts": facts,
+        "answer": [False] + [True] * (len(facts) - 1),
+        "contexts": [
+            {
+                "rank": rank,
+                "source": f"src-{rank}-{context[:7]}",
+                "excerpt": context,
+                "start": 0 if rank == 1 else 12,
+                "length": len(context) + (0 if rank == 1 else 50),
+                "facts": [rank == 1] + [False] * (len(facts) - 1),
+                "hit": hit if rank == 1 else None,
+            }
+            for rank in (1, 2)
+        ][: min(total, 2)],
+        "contexts_total": total,
+        "gold": "failed",
+    }
+
+
+def test_failed_case_shows_its_evidence_inside_its_block() -> None:
+    report = build_report(6, failed=1, errors=0)
+    report["cases"][0]["evidence"] = evidence_of(
+        ["$75", "30 days"], "Free on orders of $75 or more.", 18, total=5
+    )
+    md = md_of(report)
+    start = md.index("**knowledge-00000**")
+    block = md[start : md.index("</details>", start)]
+    assert "Facts in the answer: ❌ $75 · ✅ 30 days  \n" in block
+    assert "| context | source | facts | excerpt |\n|--:|---|---|---|\n" in block
+    assert (
+        "| 1 | src-1-Free on | ✅ $75 · ❌ 30 days | Free on orders of **$75** or more. |" in block
+    )
+    assert "| 2 | src-2-Free on | ❌ $75 · ❌ 30 days | …Free on orders of $75 or more.… |" in block
+    assert "...and 3 more contexts not shown" in block
+    assert "Gold passages: failed: the answer fails even with the gold passages in hand" in block
+
+
+def test_evidence_of_every_failure_still_fits_the_limit() -> None:
+    report = build_report(2_200, failed=2_000, errors=0)
+    long_context = "word " * 60 + "fact here" + " word" * 60
+    for case in report["cases"][:2_000]:
+        case["evidence"] = evidence_of(["fact here"] * 10, long_context, 300, total=50)
+    md = md_of(report, 30_000)
+    assert 27_000 < len(md) <= 30_000
+    assert md.count("<details>") == md.count("</details>")
+    assert md.count("| context | source | facts | excerpt |") == _case_blocks(md) > 0
+    assert "more failed cases (see the JSON report)" in md
+
+
 # --- the size cap -----------------------------------------------------------------------------
 
 
@@ -177,6 +233,7 @@ def hostile_md() -> str:
     case["id"] = "id-@octocat-#7"
     case["input"] = HOSTILE
     case["messages"] = [HOSTILE, "# not a heading", "1. not a list", "- not an item"]
+    case["evidence"] = evidence_of(["ping", HOSTILE], HOSTILE, HOSTILE.index("ping"))
     report["checklist"][0]["evidence"] = HOSTILE
     report["gate"]["events"][0]["detail"] = HOSTILE
     report["flaky"] = [{"id": "<b>flaky</b>", "rule": "repeats", "detail": "<i>why</i>"}]
@@ -212,6 +269,14 @@ def test_markdown_cannot_act_outside_pre(hostile_md: str) -> None:
     assert "- \\# not a heading" in text
     assert "- 1\\. not a list" in text
     assert "- \\- not an item" in text
+
+
+def test_hostile_evidence_stays_in_its_table(hostile_md: str) -> None:
+    rows = [line for line in hostile_md.splitlines() if re.match(r"\| [12] \| src-", line)]
+    assert len(rows) == 2
+    for row in rows:
+        assert len(re.findall(r"(?<!\\)\|", row)) == 5  # four cells, no pipe of the context's
+    assert "**ping**" in rows[0]
 
 
 def test_control_characters_removed(hostile_md: str) -> None:

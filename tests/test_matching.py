@@ -4,7 +4,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_ragft.matching import contains_fact, contains_text, normalize, normalize_loose
+from pytest_ragft.matching import (
+    contains_fact,
+    contains_text,
+    locate_fact,
+    normalize,
+    normalize_loose,
+)
 
 
 @pytest.mark.parametrize(
@@ -146,3 +152,35 @@ def test_found_fact_survives_punctuation_and_whitespace(
 ) -> None:
     answer = f"{before}{space_left}{left}{fact}{right}{space_right}{after}"
     assert contains_fact(answer, fact)
+
+
+@pytest.mark.parametrize(
+    ("haystack", "fact", "expected"),
+    [
+        pytest.param("Free on orders of $75 or more.", "$75", "$75", id="symbol-number"),
+        pytest.param("It costs $750, not $75.", "$75", "$75.", id="not-inside-a-longer-number"),
+        pytest.param("A 30-day window", "30 day", "30-day", id="hyphenated-word"),
+        pytest.param("Open 9am to\n6pm daily", "9am to 6pm", "9am to\n6pm", id="across-a-newline"),
+        pytest.param("**Trailhead** tier", "trailhead", "**Trailhead**", id="emphasis"),
+        pytest.param("Refunds take 14 days.", "30 days", None, id="absent"),
+        pytest.param("anything", "!!", None, id="fact-of-punctuation-only"),
+    ],
+)
+def test_locate_fact(haystack: str, fact: str, expected: str | None) -> None:
+    span = locate_fact(haystack, fact)
+    assert (None if span is None else haystack[span[0] : span[1]]) == expected
+
+
+_PLAIN = st.text(st.sampled_from("aB5 0.,:$%-_*\n'\u00e9\u00a0"), max_size=30)
+
+
+@given(haystack=_PLAIN, fact=_PLAIN)
+def test_locate_fact_agrees_with_contains_fact(haystack: str, fact: str) -> None:
+    """Where a fact is placed, it is found there; where it is found, it is placed."""
+    span = locate_fact(haystack, fact)
+    if not normalize_loose(fact):
+        assert span is None
+        return
+    assert (span is not None) == contains_fact(haystack, fact)
+    if span is not None:
+        assert contains_fact(haystack[span[0] : span[1]], fact)

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_ragft.model import CaseRecord, RepeatRecord
+from pytest_ragft.model import GOLD, CaseRecord, ContextEvidence, Evidence, RepeatRecord
 
 text = st.text(max_size=20)
 repeats = st.builds(
@@ -20,6 +20,25 @@ repeats = st.builds(
     latency_s=st.floats(0, 10),
     error=st.none() | text,
     scores=st.dictionaries(text, st.floats(0, 1), max_size=2),
+    sources=st.lists(text, max_size=3),
+)
+contexts = st.builds(
+    ContextEvidence,
+    rank=st.integers(1, 10),
+    source=st.none() | text,
+    excerpt=text,
+    start=st.integers(0, 100),
+    length=st.integers(0, 200),
+    facts=st.lists(st.booleans(), max_size=3),
+    hit=st.none() | st.lists(st.integers(0, 20), min_size=2, max_size=2),
+)
+evidence = st.builds(
+    Evidence,
+    facts=st.lists(text, max_size=3),
+    answer=st.lists(st.booleans(), max_size=3),
+    contexts=st.lists(contexts, max_size=3),
+    contexts_total=st.integers(0, 10),
+    gold=st.none() | st.sampled_from(GOLD),
 )
 records = st.builds(
     CaseRecord,
@@ -33,6 +52,8 @@ records = st.builds(
     messages=st.lists(text, max_size=3),
     repeats=st.lists(repeats, max_size=3),
     diagnosis=st.none() | st.sampled_from(["knowledge", "hybrid", "behavior", "error"]),
+    min_pass_ratio=st.none() | st.floats(0, 1),
+    evidence=st.none() | evidence,
 )
 
 
@@ -51,3 +72,34 @@ def test_to_dict_shares_no_list_with_the_record(record: CaseRecord) -> None:
         repeat["messages"].append("changed")
     assert "changed" not in record.tags
     assert all("changed" not in r.messages for r in record.repeats)
+
+
+@given(records)
+def test_to_dict_shares_no_evidence_list_with_the_record(record: CaseRecord) -> None:
+    data = record.to_dict()
+    if data["evidence"] is None:
+        return
+    data["evidence"]["facts"].append("changed")
+    for context in data["evidence"]["contexts"]:
+        context["facts"].append(True)
+    assert record.evidence is not None and "changed" not in record.evidence.facts
+    assert all(
+        len(c.facts) == len(d["facts"]) - 1
+        for c, d in zip(record.evidence.contexts, data["evidence"]["contexts"], strict=True)
+    )
+
+
+def test_a_record_from_before_evidence_and_sources_still_reads() -> None:
+    old = {
+        "id": "c",
+        "nodeid": "evals/k.yaml::c",
+        "kind": "knowledge",
+        "outcome": "failed",
+        "pass_ratio": 0.0,
+        "repeats": [{"repeat": 1, "outcome": "failed", "answer": "a", "contexts": ["x"]}],
+        "diagnosis": "knowledge",
+    }
+    record = CaseRecord.from_dict(old)
+    assert record.evidence is None
+    assert record.repeats[0].sources == []
+    assert record.to_dict()["evidence"] is None

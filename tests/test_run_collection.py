@@ -118,6 +118,80 @@ def test_python_case_failure_is_diagnosed(project: Project) -> None:
     assert cases["test_py.py::test_missing_fact"]["diagnosis"] == "knowledge"
 
 
+def test_python_case_message_is_pytests_own_words(project: Project) -> None:
+    """Not wrapped in quotes (nor its quotes escaped): the reports escape it once."""
+    project.configure(report={"markdown": "ragft-report.md"})
+    project.pipeline()
+    project.pytester.makepyfile(
+        test_py="""
+        import pytest
+
+        @pytest.mark.ragft(kind="behavior", facts=["30 days"])
+        def test_style(ragft):
+            assert ragft.ask("it's 30 days").answer.endswith("!"), "it's not enthusiastic"
+        """
+    )
+    project.run().assert_outcomes(failed=1)
+    [case] = project.report()["cases"]
+    assert case["messages"][0].startswith("AssertionError: it's not enthusiastic")
+    assert case["repeats"][0]["messages"] == case["messages"]
+    md = (project.path / "ragft-report.md").read_text()
+    assert "- AssertionError: it's not enthusiastic" in md
+
+
+def test_python_case_failure_carries_its_evidence(project: Project) -> None:
+    project.configure()
+    project.pipeline(
+        """
+        def answer(question):
+            return {"answer": "no idea", "contexts": ["Tents rent for $35."], "sources": ["t#1"]}
+        """
+    )
+    project.pytester.makepyfile(
+        test_py="""
+        import pytest
+
+        @pytest.mark.ragft(kind="knowledge", facts=["$35"], repeats=2)
+        def test_price(ragft, ragft_repeat):
+            assert "$35" in ragft.ask("tent price?").answer
+        """
+    )
+    project.run().assert_outcomes(failed=2)
+    [case] = project.report()["cases"]
+    evidence = case["evidence"]
+    assert (evidence["facts"], evidence["answer"], evidence["gold"]) == (["$35"], [False], "python")
+    assert [(c["rank"], c["source"], c["facts"]) for c in evidence["contexts"]] == [
+        (1, "t#1", [True])
+    ]
+    assert [r["sources"] for r in case["repeats"]] == [["t#1"], ["t#1"]]
+    assert case["min_pass_ratio"] == 1.0
+
+
+def test_a_pipeline_error_in_ask_shows_the_tests_line_not_the_plugins(project: Project) -> None:
+    project.configure()
+    project.pipeline(
+        """
+        def answer(question):
+            raise ConnectionError("index down")
+        """
+    )
+    project.pytester.makepyfile(
+        test_py="""
+        import pytest
+
+        @pytest.mark.ragft(kind="knowledge")
+        def test_ask(ragft):
+            ragft.ask("anything")
+        """
+    )
+    result = project.run()
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert 'ragft.ask("anything")' in out
+    assert "PipelineCallError" in out and "index down" in out
+    assert "pycases.py" not in out and "self._runner" not in out
+
+
 @pytest.mark.parametrize(
     ("args", "calls"),
     [

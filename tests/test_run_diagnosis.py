@@ -124,3 +124,102 @@ def test_pipeline_without_contexts_keyword_is_never_given_it(project: Project) -
     assert calls == ['["lang"]']
     case = project.report()["cases"][0]
     assert (case["counterfactual"], case["diagnosis"]) == (None, "knowledge")
+
+
+# --------------------------------------------------------------------------------------------
+# The evidence of each failure, end to end
+
+SOURCED_BOT = """
+PASSAGES = {
+    "canada": "Free shipping to Canada on orders over $150.",
+    "domestic": "Free shipping on domestic orders over $75.",
+}
+
+def answer(question, contexts=None):
+    if contexts is not None:
+        return {"answer": contexts[0], "contexts": contexts}
+    return {"answer": PASSAGES["canada"] + " [1]", "contexts": list(PASSAGES.values()),
+            "sources": ["shipping#canada", "shipping#domestic"]}
+"""
+
+
+def test_a_failure_carries_its_evidence_to_every_output(
+    project: Project, plugin_args: list[str]
+) -> None:
+    project.configure(
+        thresholds={"knowledge": 0.0, "behavior": 0.0},
+        report={"markdown": "ragft-report.md", "html": "ragft-report.html"},
+    )
+    project.pipeline(SOURCED_BOT)
+    project.cases(
+        "k",
+        [
+            case_yaml(
+                "free-shipping",
+                "knowledge",
+                "free shipping?",
+                {"contains": "$75"},
+                repeats=2,
+                gold_contexts=["Free shipping to Canada on orders over $150.", "Over $75."],
+            ),
+        ],
+    )
+    result = project.run_with(plugin_args)
+    [case] = project.report()["cases"]
+    assert case["evidence"] == {
+        "facts": ["$75"],
+        "answer": [False],
+        "contexts": [
+            {
+                "rank": 1,
+                "source": "shipping#canada",
+                "excerpt": "Free shipping to Canada on orders over $150.",
+                "start": 0,
+                "length": 44,
+                "facts": [False],
+                "hit": None,
+            },
+            {
+                "rank": 2,
+                "source": "shipping#domestic",
+                "excerpt": "Free shipping on domestic orders over $75.",
+                "start": 0,
+                "length": 42,
+                "facts": [True],
+                "hit": [38, 42],
+            },
+        ],
+        "contexts_total": 2,
+        "gold": "failed",
+    }
+    assert case["repeats"][0]["sources"] == ["shipping#canada", "shipping#domestic"]
+    assert case["min_pass_ratio"] == 1.0  # applied, so recorded
+    result.stdout.fnmatch_lines(
+        [
+            "*  answer: lacks '$75'",
+            "*  context 2 (shipping#domestic) holds '$75': Free shipping on domestic orders*$75.",
+            "*  context 1 (shipping#canada) holds no fact",
+            "*  gold passages: failed: the answer fails even with the gold passages in hand",
+        ]
+    )
+    md = (project.path / "ragft-report.md").read_text()
+    assert (
+        "| 2 | shipping#domestic | ✅ $75 | Free shipping on domestic orders over **$75.** |" in md
+    )
+    assert "<mark>$75.</mark>" in (project.path / "ragft-report.html").read_text()
+
+
+def test_min_pass_ratio_is_recorded_for_file_cases(project: Project) -> None:
+    project.configure(min_pass_ratio=0.5)
+    project.pipeline()
+    project.cases(
+        "c",
+        [
+            case_yaml("default", "knowledge", "ok"),
+            case_yaml("own", "knowledge", "ok", min_pass_ratio=0.75),
+            case_yaml("skipped", "knowledge", "ok", skip="not today"),
+        ],
+    )
+    project.run()
+    ratios = {c["id"]: c["min_pass_ratio"] for c in project.report()["cases"]}
+    assert ratios == {"default": 0.5, "own": 0.75, "skipped": 0.5}

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import textwrap
 import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
 from conftest import PY_CASES, USAGE, Project, case_yaml
+
+from pytest_ragft import hookspecs
 
 # --------------------------------------------------------------------------------------------
 # Exit status and hooks
@@ -106,6 +109,33 @@ def test_run_finished_hook_gets_the_report(project: Project, plugin_args: list[s
         json.loads(line) for line in (project.path / "finished.jsonl").read_text().splitlines()
     ]
     assert calls == [{"suite": "demo", "run_id": project.report()["run_id"], "worker": None}]
+
+
+def _conftest_example(hook: Any) -> str:
+    """The conftest.py a hookspec's docstring shows."""
+    doc = textwrap.dedent(hook.__doc__.split("::", 1)[1])
+    return doc.split("# conftest.py", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("kinds", "printed"),
+    [
+        pytest.param(["knowledge"], None, id="no-behavior-category"),
+        pytest.param(["knowledge", "behavior"], "behavior pass rate: 100.0%", id="both"),
+    ],
+)
+def test_the_run_finished_example_runs_on_any_run(
+    project: Project, kinds: list[str], printed: str | None
+) -> None:
+    project.configure(thresholds={"knowledge": 0.0, "behavior": 0.0})
+    project.pipeline()
+    project.cases("c", [case_yaml(f"{k}-1", k, "ok") for k in kinds])
+    project.pytester.makeconftest(_conftest_example(hookspecs.pytest_ragft_run_finished))
+    result = project.run("-s")
+    assert result.ret == 0, result.stdout.str()
+    assert "raised" not in result.stdout.str()
+    lines = [line for line in result.stdout.lines if "behavior pass rate" in line]
+    assert [line.endswith(printed) for line in lines] == ([True] if printed else [])
 
 
 def normalised(report: dict[str, Any]) -> dict[str, Any]:

@@ -450,3 +450,22 @@ def test_regression_fires_implies_large_and_significant(
     )
     assert 0.0 <= got.p_value <= 1.0
     assert got.fires == (got.drop > 0.05 + 1e-9 and got.p_value < 0.05)
+
+
+def test_regression_words_one_case_and_one_shared_case_in_the_singular() -> None:
+    got = regression(
+        "behavior",
+        baseline_rate=1.0,
+        passed=0,
+        total=1,
+        pairs=paired(1, 0, 0),
+        baseline_passed=1,
+        baseline_total=1,
+        max_drop=0.05,
+        alpha=0.05,
+    )
+    assert got.detail == (
+        "behavior 0.0% vs baseline 100.0% (-100.0 points), one-sided two-proportion test"
+        " p = 0.0786 on 1 case vs 1 baseline result (1 shared case, 10 needed for McNemar);"
+        " 1 case cannot reliably detect a 5-point drop (120 needed)"
+    )

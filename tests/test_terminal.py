@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from reportdata import build_report
 
+from pytest_ragft.collect import describe_failure
+from pytest_ragft.model import CaseRecord, ContextEvidence, Evidence, RepeatRecord
 from pytest_ragft.report.jsonfile import schema_problem
 from pytest_ragft.report.terminal import terminal_lines
 from pytest_ragft.runsummary import RunSummary
@@ -217,3 +219,67 @@ def test_no_cases() -> None:
 def test_fixture_reports_match_the_schema(kwargs: dict[str, Any]) -> None:
     assert schema_problem(build_report(**kwargs)) is None
     assert schema_problem(spec_report()) is None
+
+
+# --- a failure as pytest shows it ---------------------------------------------------------------
+
+
+def _failed_record(evidence: Evidence | None) -> CaseRecord:
+    message = "contains: expected '$75' in the answer; got 'Canada over $150 ship free.'"
+    return CaseRecord(
+        id="free-shipping",
+        nodeid="evals/k.yaml::free-shipping",
+        kind="knowledge",
+        outcome="failed",
+        pass_ratio=0.0,
+        repeats=[RepeatRecord(repeat=1, outcome="failed", messages=[message])],
+        messages=[message],
+        static_diagnosis="hybrid",
+        counterfactual="failed",
+        diagnosis="hybrid",
+        evidence=evidence,
+    )
+
+
+def test_a_failure_shows_its_evidence_in_short() -> None:
+    long = "Standard shipping costs $5.95 per order and is free on orders of $75 or more. " * 3
+    evidence = Evidence(
+        facts=["$75"],
+        answer=[False],
+        contexts=[
+            ContextEvidence(1, "intl#2", "Canada over $150 ship free.", 0, 27, [False]),
+            ContextEvidence(2, "shipping#2", long, 0, 500, [True], hit=[65, 68]),
+            ContextEvidence(3, "evil\x1b[2Jid", "Returns are free.", 0, 17, [False]),
+        ],
+        contexts_total=4,
+        gold="failed",
+    )
+    assert describe_failure(_failed_record(evidence)).splitlines()[2:] == [
+        "  answer: lacks '$75'",
+        "  context 2 (shipping#2) holds '$75': …and is free on orders of $75 or more. Standard"
+        " shipping costs $5.95 per order and is free on orders of $75…",
+        "  contexts 1 (intl#2), 3 (evil[2Jid) hold no fact",
+        "  ...and 1 more context not shown",
+        "  gold passages: failed: the answer fails even with the gold passages in hand",
+        "  diagnosis: hybrid (static hybrid, counterfactual failed)",
+    ]
+
+
+def test_a_failure_without_contexts_or_evidence() -> None:
+    bare = Evidence(facts=["$75"], answer=[False], contexts_total=0, gold="unsupported")
+    assert describe_failure(_failed_record(bare)).splitlines()[2:] == [
+        "  answer: lacks '$75'",
+        "  contexts: none came back",
+        "  gold passages: not re-run: the pipeline takes no contexts keyword",
+        "  diagnosis: hybrid (static hybrid, counterfactual failed)",
+    ]
+    assert describe_failure(_failed_record(None)).splitlines()[2:] == [
+        "  diagnosis: hybrid (static hybrid, counterfactual failed)"
+    ]
+
+
+def test_a_failure_message_reaches_the_terminal_without_control_characters() -> None:
+    record = _failed_record(None)
+    record.repeats[0].messages = ["check: got '\x1b]0;pwned\x07x'"]
+    text = describe_failure(record)
+    assert "\x1b" not in text and "\x07" not in text

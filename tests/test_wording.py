@@ -14,7 +14,7 @@ from pytest_ragft import deepeval_checks
 from pytest_ragft.casefiles import load_case_file
 from pytest_ragft.cases import CaseFileError
 from pytest_ragft.config import load_settings
-from pytest_ragft.wording import describe, percent, suggest
+from pytest_ragft.wording import describe, number_of, percent, plural, suggest
 
 
 @pytest.mark.parametrize(
@@ -141,3 +141,18 @@ def test_deepeval_spec_problems_describe_what_came(
     monkeypatch.setattr(deepeval_checks, "deepeval_installed", lambda: False)
     problems = deepeval_checks.validate_specs([spec])
     assert any(fragment in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("count", "noun", "many", "expected"),
+    [
+        pytest.param(0, "case", None, "0 cases", id="zero"),
+        pytest.param(1, "case", None, "1 case", id="one"),
+        pytest.param(2, "shared case", None, "2 shared cases", id="two"),
+        pytest.param(1, "static diagnosis", "static diagnoses", "1 static diagnosis", id="one-odd"),
+        pytest.param(3, "static diagnosis", "static diagnoses", "3 static diagnoses", id="odd"),
+    ],
+)
+def test_plural(count: int, noun: str, many: str | None, expected: str) -> None:
+    assert plural(count, noun, many) == expected
+    assert number_of(count, noun, many) == expected.split(" ", 1)[1]

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_ragft.checks import check_names
-from pytest_ragft.model import Case, CaseRecord, Outcome
+from pytest_ragft.model import Case, CaseRecord, ContextEvidence, Evidence, Outcome
 from pytest_ragft.records import Diagnosed, make_record
-from pytest_ragft.report.fmt import diagnosis_path
+from pytest_ragft.report import fmt
+from pytest_ragft.report.escape import escape_terminal
 from pytest_ragft.state import get_state
+from pytest_ragft.wording import number_of
 from pytest_ragft.worker import crash_message, diagnose_override, get_runner, registry
 
 if TYPE_CHECKING:
@@ -117,13 +119,18 @@ class CaseItem(pytest.Item):
         skipped (or errored) case; a crash of the runner itself is an error, never a pass."""
         case = self.case
         record: CaseRecord | None = None
+        state = get_state(self.config)
+        ratio = case.min_pass_ratio
+        if ratio is None:
+            ratio = state.settings.min_pass_ratio if state is not None else 1.0
         if report.when == "call":
             record = self.case_record
             if record is None:
-                record = _bare(case, ("error", 0.0), messages=[crash_message(report)])
+                record = _bare(case, ratio, ("error", 0.0), messages=[crash_message(report)])
         elif report.when == "setup" and (report.skipped or report.failed):
             outcome: Outcome = "skipped" if report.skipped else "error"
-            record = _bare(case, (outcome, None), skip_reason=case.skip or crash_message(report))
+            reason = case.skip or crash_message(report)
+            record = _bare(case, ratio, (outcome, None), skip_reason=reason)
         if record is not None and hasattr(report, "wasxfail"):
             record = replace(record, outcome="skipped", skip_reason=f"xfail: {report.wasxfail}")
         return record
@@ -134,6 +141,7 @@ class CaseItem(pytest.Item):
 
 def _bare(
     case: Case,
+    min_pass_ratio: float,
     decided: tuple[Outcome, float | None],
     messages: list[str] | None = None,
     skip_reason: str | None = None,
@@ -143,7 +151,7 @@ def _bare(
     record = make_record(
         case,
         [],
-        min_pass_ratio=1.0,
+        min_pass_ratio=min_pass_ratio,
         decided=decided,
         diagnosed=error,
         messages=messages or [],
@@ -153,7 +161,8 @@ def _bare(
 
 
 def describe_failure(record: CaseRecord) -> str:
-    """The text pytest shows for a failed case: what failed, the pass ratio, the diagnosis."""
+    """The text pytest shows for a failed case: what failed, the pass ratio, the evidence the
+    diagnosis read, the diagnosis."""
     total = len(record.repeats)
     passed = sum(r.outcome == "passed" for r in record.repeats)
     head = f"{record.kind} case {record.id!r} {record.outcome}"
@@ -165,13 +174,64 @@ def describe_failure(record: CaseRecord) -> str:
         for message in repeat.messages:
             prefix = f"  [r{repeat.repeat}] " if total > 1 else "  "
             if message not in shown or total > 1:
-                lines.append(prefix + message)
+                lines.append(prefix + escape_terminal(message))
                 shown.add(message)
     for message in record.messages:
         if message.startswith("counterfactual"):
-            lines.append("  " + message)
+            lines.append("  " + escape_terminal(message))
+    if record.evidence is not None:
+        lines += evidence_lines(record.evidence)
     diag = f"  diagnosis: {record.diagnosis}"
     if record.counterfactual is not None:
-        diag += f" ({diagnosis_path(str(record.static_diagnosis), record.counterfactual)})"
+        diag += f" ({fmt.diagnosis_path(str(record.static_diagnosis), record.counterfactual)})"
     lines.append(diag)
     return "\n".join(lines)
+
+
+TERMINAL_EXCERPT = 110  # characters of a context shown on its line under a failure
+
+
+def evidence_lines(evidence: Evidence) -> list[str]:
+    """A failure's evidence, short: the facts in the answer, a line for each context kept that
+    holds a fact (rank, source, which facts, an excerpt around one), one line naming the
+    others, and the gold-passage outcome where there was a re-run to tell of."""
+    facts = evidence.facts
+    lines = []
+    if facts:
+        marks = [
+            f"{'has' if found else 'lacks'} {_quoted(fact)}"
+            for fact, found in zip(facts, evidence.answer, strict=False)
+        ]
+        lines.append("  answer: " + " · ".join(marks[:6]) + (" · ..." if len(marks) > 6 else ""))
+    if not evidence.contexts_total:
+        lines.append("  contexts: none came back")
+    empty = []
+    for context in evidence.contexts:
+        held = [_quoted(f) for f, found in zip(facts, context.facts, strict=False) if found]
+        if not held:
+            empty.append(_where(context))
+            continue
+        part = fmt.excerpt(context, TERMINAL_EXCERPT)
+        text = escape_terminal(part.before + part.hit + part.after)
+        text = ("…" if part.cut_before else "") + text + ("…" if part.cut_after else "")
+        lines.append(f"  context {_where(context)} holds {', '.join(held[:4])}: {text}")
+    if empty:
+        n = len(empty)
+        noun, verb = number_of(n, "context"), "holds" if n == 1 else "hold"
+        lines.append(f"  {noun} {', '.join(empty)} {verb} no fact")
+    more = fmt.more_contexts(len(evidence.contexts), evidence.contexts_total)
+    if more:
+        lines.append(f"  {more}")
+    gold = fmt.gold_text(evidence.gold)
+    if gold and evidence.gold != "not-needed":
+        lines.append(f"  gold passages: {gold}")
+    return lines
+
+
+def _where(context: ContextEvidence) -> str:
+    source = "" if context.source is None else f" ({escape_terminal(context.source, limit=60)})"
+    return f"{context.rank}{source}"
+
+
+def _quoted(fact: str) -> str:
+    return f"'{escape_terminal(fact, limit=60)}'"

@@ -11,10 +11,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from pytest_ragft.matching import contains_fact
-from pytest_ragft.model import Case, CheckOutcome, Diagnosis, Result
+from pytest_ragft.matching import contains_fact, locate_fact
+from pytest_ragft.model import (
+    Case,
+    CheckOutcome,
+    ContextEvidence,
+    Diagnosis,
+    Evidence,
+    Gold,
+    Result,
+)
+from pytest_ragft.wording import plural
 
 BEHAVIOR_BOUND: frozenset[str] = frozenset({"behavior", "hybrid"})
+EVIDENCE_CONTEXTS = 5  # contexts kept as a failure's evidence
+WINDOW = 280  # characters of a context kept around the fact it holds
+LEAD = 60  # of them before the fact
+_SNAP = 20  # a cut moves this far at most to fall between words
 
 
 def static_diagnosis(
@@ -41,6 +54,73 @@ def static_diagnosis(
 
 def _found(text: str, group: Sequence[str]) -> bool:
     return any(contains_fact(text, option) for option in group)
+
+
+def evidence(case: Case, result: Result, gold: Gold | None) -> Evidence:
+    """What the diagnosis of a failed case read, for the reports: each fact found or missing in
+    the answer and in each context, by the same matching as ``static_diagnosis``.
+
+    At most ``EVIDENCE_CONTEXTS`` contexts are kept: those holding a fact the answer lacks come
+    first (they are why "retrieval held the facts"), then the best ranked; each is cut to a
+    window around the fact it holds, a missing one preferred.
+    """
+    groups = case.fact_groups
+    in_answer = [_found(result.answer, g) for g in groups]
+    marks = [[_found(context, g) for g in groups] for context in result.contexts]
+    holding = [any(f and not a for f, a in zip(m, in_answer, strict=True)) for m in marks]
+    ranks = sorted(range(len(marks)), key=lambda i: not holding[i])[:EVIDENCE_CONTEXTS]
+    contexts = [_context_evidence(i, result, groups, marks[i], in_answer) for i in sorted(ranks)]
+    return Evidence(
+        facts=[" or ".join(g) for g in groups],
+        answer=in_answer,
+        contexts=contexts,
+        contexts_total=len(result.contexts),
+        gold=gold,
+    )
+
+
+def _context_evidence(
+    index: int,
+    result: Result,
+    groups: Sequence[Sequence[str]],
+    marks: list[bool],
+    in_answer: list[bool],
+) -> ContextEvidence:
+    text = result.contexts[index]
+    order = [i for i, m in enumerate(marks) if m and not in_answer[i]]
+    order += [i for i, m in enumerate(marks) if m and in_answer[i]]
+    span = next(
+        (s for i in order for option in groups[i] if (s := locate_fact(text, option))), None
+    )
+    start, end = _window(text, span)
+    hit = None if span is None else [span[0] - start, min(span[1], end) - start]
+    return ContextEvidence(
+        rank=index + 1,
+        source=result.sources[index] if index < len(result.sources) else None,
+        excerpt=text[start:end],
+        start=start,
+        length=len(text),
+        facts=marks,
+        hit=hit,
+    )
+
+
+def _window(text: str, span: tuple[int, int] | None) -> tuple[int, int]:
+    """The part of ``text`` shown: all of it when short, else ``WINDOW`` characters from a
+    little before the fact (from the start without one), cut between words where one is near."""
+    if len(text) <= WINDOW:
+        return 0, len(text)
+    start = 0 if span is None else max(0, min(span[0] - LEAD, len(text) - WINDOW))
+    end = max(start + WINDOW, span[1] if span else 0)
+    if start > 0:
+        space = text.find(" ", start, start + _SNAP)
+        if space != -1 and (span is None or space < span[0]):
+            start = space + 1
+    if end < len(text):
+        space = text.rfind(" ", end - _SNAP, end)
+        if space != -1 and (span is None or space >= span[1]):
+            end = space
+    return start, min(end, len(text))
 
 
 def needs_counterfactual(static: str) -> bool:
@@ -89,10 +169,10 @@ class Disagreements:
         out: list[str] = []
         if self.knowledge_for_behavior:
             n = self.knowledge_for_behavior
-            out.append(f"{n} knowledge {_cases(n)} failed for behavior reasons")
+            out.append(f"{plural(n, 'knowledge case')} failed for behavior reasons")
         if self.behavior_for_knowledge:
             n = self.behavior_for_knowledge
-            out.append(f"{n} behavior {_cases(n)} failed for knowledge reasons")
+            out.append(f"{plural(n, 'behavior case')} failed for knowledge reasons")
         return tuple(out)
 
 
@@ -109,7 +189,3 @@ def disagreements(records: Iterable[tuple[str, str | None]]) -> Disagreements:
         elif kind == "behavior" and diagnosis == "knowledge":
             behavior_for_knowledge += 1
     return Disagreements(knowledge_for_behavior, behavior_for_knowledge)
-
-
-def _cases(n: int) -> str:
-    return "case" if n == 1 else "cases"

@@ -73,6 +73,7 @@ def pytest_ragft_run_finished(run: Mapping[str, Any]) -> None:
 
         # conftest.py
         def pytest_ragft_run_finished(run):
-            rate = run["categories"]["behavior"]["rate"]
-            print(f"behavior pass rate: {rate:.1%}")
+            behavior = run["categories"].get("behavior")  # absent when no behavior case ran
+            if behavior and behavior["rate"] is not None:
+                print(f"behavior pass rate: {behavior['rate']:.1%}")
     """

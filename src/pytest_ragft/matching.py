@@ -34,6 +34,7 @@ _NUMBER = re.compile(r"\d+(?:[.:]\d+)*")
 _APOSTROPHES = frozenset("'\u2018\u2019\u02bc\u2032`")
 _SYMBOL_PUNCTUATION = frozenset("%\u2030\u2031#&@")
 _IN_NUMBER = frozenset(".:")
+_WORD = re.compile(r"\S+")
 
 
 def normalize(text: str) -> str:
@@ -73,6 +74,28 @@ def contains_fact(haystack: str, fact: str) -> bool:
     if not needle:
         return True
     return f" {needle} " in f" {normalize_loose(haystack)} "
+
+
+def locate_fact(haystack: str, fact: str) -> tuple[int, int] | None:
+    """Where ``fact`` stands in ``haystack``: the span of the whole words its loosely normalised
+    tokens match, so a report can show the passage around it; None when it is not there (or
+    normalises to nothing, which stands nowhere in particular).
+
+    Each word is normalised on its own, which reads a text as ``normalize_loose`` does save for
+    exotic compatibility characters; a caller that must agree with ``contains_fact`` asks it and
+    uses this only to place the window.
+    """
+    needle = normalize_loose(fact).split()
+    if not needle:
+        return None
+    tokens: list[tuple[str, int, int]] = []
+    for match in _WORD.finditer(haystack):
+        tokens.extend((t, match.start(), match.end()) for t in normalize_loose(match[0]).split())
+    width = len(needle)
+    for i in range(len(tokens) - width + 1):
+        if all(tokens[i + j][0] == needle[j] for j in range(width)):
+            return tokens[i][1], tokens[i + width - 1][2]
+    return None
 
 
 def _strip_punctuation(text: str) -> str:

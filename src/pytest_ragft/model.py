@@ -19,6 +19,18 @@ Outcome = Literal["passed", "failed", "error", "skipped"]
 Diagnosis = Literal["knowledge", "hybrid", "behavior", "error"]
 DIAGNOSES: tuple[Diagnosis, ...] = ("knowledge", "hybrid", "behavior", "error")
 Counterfactual = Literal["passed", "failed"]
+# What became of a failed case's re-run with its gold passages: its outcome, or why there was none.
+Gold = Literal["passed", "failed", "error", "not-needed", "off", "unsupported", "no-gold", "python"]
+GOLD: tuple[Gold, ...] = (
+    "passed",
+    "failed",
+    "error",
+    "not-needed",
+    "off",
+    "unsupported",
+    "no-gold",
+    "python",
+)
 Message = Mapping[str, str]  # a chat message {role, content}
 
 
@@ -143,6 +155,60 @@ class RepeatRecord:
     latency_s: float = 0.0
     error: str | None = None
     scores: dict[str, float] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ContextEvidence:
+    """One retrieved passage of a failed case, as far as the reports show it: its rank, its
+    source id (when the pipeline gave ``sources``), a window of its text around the first fact
+    it holds, and which facts it holds."""
+
+    rank: int  # 1 = the best
+    source: str | None
+    excerpt: str  # context[start : start + len(excerpt)], raw: renderers escape it
+    start: int  # where the excerpt begins in the context (0: at its start)
+    length: int  # the whole context's length: the excerpt is cut at its end when shorter
+    facts: list[bool]  # per fact of ``Evidence.facts``: found in this context
+    hit: list[int] | None = None  # [start, end] of the shown fact within the excerpt
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ContextEvidence:
+        hit = data.get("hit")
+        return cls(
+            rank=int(data.get("rank", 0)),
+            source=None if data.get("source") is None else str(data["source"]),
+            excerpt=str(data.get("excerpt") or ""),
+            start=int(data.get("start", 0)),
+            length=int(data.get("length", 0)),
+            facts=[bool(f) for f in data.get("facts") or []],
+            hit=[int(v) for v in hit] if isinstance(hit, list) and len(hit) == 2 else None,
+        )
+
+
+@dataclass
+class Evidence:
+    """What a failed case's diagnosis read, kept for the reader of the reports: each fact found
+    or missing in the answer and in the retrieved contexts (a bounded number of them), and what
+    the re-run with the gold passages did. "Found" is the diagnosis's own matching."""
+
+    facts: list[str]  # one label per fact the diagnosis looks for ("a or b" for any-of groups)
+    answer: list[bool]  # per fact: found in the answer
+    contexts: list[ContextEvidence] = field(default_factory=list)
+    contexts_total: int = 0  # how many contexts came back (more than ``contexts`` when cut)
+    gold: Gold | None = None  # the counterfactual re-run's outcome, or why it did not run
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Evidence:
+        gold = data.get("gold")
+        contexts = [c for c in data.get("contexts") or [] if isinstance(c, Mapping)]
+        return cls(
+            facts=[str(f) for f in data.get("facts") or []],
+            answer=[bool(f) for f in data.get("answer") or []],
+            contexts=[ContextEvidence.from_dict(c) for c in contexts],
+            contexts_total=int(data.get("contexts_total", len(contexts))),
+            gold=gold if gold in GOLD else None,
+        )
 
 
 @dataclass
@@ -169,6 +235,7 @@ class CaseRecord:
     skip_reason: str | None = None
     min_pass_ratio: float | None = None
     content: str | None = None  # digest of the case's expectations, to tell a changed case
+    evidence: Evidence | None = None  # a failed case's, where a result was there to read
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe copy (lists copied, not shared): faster than ``asdict`` on every item."""
@@ -181,9 +248,11 @@ class CaseRecord:
                 "messages": list(r.messages),
                 "contexts": list(r.contexts),
                 "scores": dict(r.scores),
+                "sources": list(r.sources),
             }
             for r in self.repeats
         ]
+        data["evidence"] = None if self.evidence is None else _evidence_dict(self.evidence)
         return data
 
     @classmethod
@@ -194,8 +263,23 @@ class CaseRecord:
             RepeatRecord(**{k: v for k, v in r.items() if k in fields})
             for r in values.get("repeats", [])
         ]
+        evidence = values.get("evidence")
+        values["evidence"] = Evidence.from_dict(evidence) if isinstance(evidence, Mapping) else None
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def _evidence_dict(evidence: Evidence) -> dict[str, Any]:
+    return {
+        "facts": list(evidence.facts),
+        "answer": list(evidence.answer),
+        "contexts": [
+            {**vars(c), "facts": list(c.facts), "hit": None if c.hit is None else list(c.hit)}
+            for c in evidence.contexts
+        ],
+        "contexts_total": evidence.contexts_total,
+        "gold": evidence.gold,
+    }
 
 
 _ID = re.compile(r"^[A-Za-z0-9_.:-]+$")

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_ragft import diagnosis
-from pytest_ragft.checks import shorten
 from pytest_ragft.model import (
     KINDS,
     CallError,
@@ -22,6 +21,7 @@ from pytest_ragft.model import (
     input_text,
 )
 from pytest_ragft.records import Diagnosed, make_record
+from pytest_ragft.report.escape import truncate
 from pytest_ragft.state import item_state
 from pytest_ragft.worker import crash_message, diagnose_override
 
@@ -47,6 +47,7 @@ class Ragft:
 
     def ask(self, input: Any, **vars: Any) -> Result:
         """Call the pipeline with ``input`` and ``vars``; raise PipelineCallError on failure."""
+        __tracebackhide__ = True  # a failure shows the test's own line, not this frame
         if self._runner is None:
             raise pytest.UsageError(
                 "ragft.ask needs pytest-ragft active: add a [tool.ragft] table to pyproject.toml "
@@ -138,23 +139,28 @@ def record_for(
     result = fixture.result if fixture else None
     error = fixture.error if fixture else None
     outcome = _outcome(report, error)
-    message = shorten(crash_message(report), 300) if outcome in ("failed", "error") else ""
+    # The message as pytest gives it (the reports escape it), cut to one line's worth.
+    message = truncate(crash_message(report), 300) if outcome in ("failed", "error") else ""
     repeat = RepeatRecord(
         repeat=_repeat_number(item),
         outcome=outcome,
         messages=[message] if message else [],
         answer=result.answer[:2000] if result else None,
         contexts=list(result.contexts) if result else [],
+        sources=list(result.sources) if result else [],
         latency_s=round(report.duration, 6),
         error=error.message if error else None,
     )
     failures = [CheckOutcome("assert", False, message)] if outcome == "failed" else []
     diagnosed = Diagnosed()
+    evidence = None
     if outcome == "error":
         diagnosed = Diagnosed("error", None, "error")
     elif outcome == "failed":
         static = diagnosis.static_diagnosis(case, result, failures, False)
         diagnosed = Diagnosed(static, None, static)
+        if result is not None:
+            evidence = diagnosis.evidence(case, result, "python")
     if outcome in ("failed", "error"):
         override = diagnose_override(item.config, case, result, failures)
         if override is not None:
@@ -170,6 +176,7 @@ def record_for(
         input=fixture.last_input if fixture else "",
         python=True,
         decided=(outcome, None if outcome == "skipped" else float(outcome == "passed")),
+        evidence=evidence,
     )
 
 

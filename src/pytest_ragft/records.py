@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from pytest_ragft.model import Case, CaseRecord, Outcome, RepeatRecord, expectations_digest
+from pytest_ragft.model import (
+    Case,
+    CaseRecord,
+    Evidence,
+    Outcome,
+    RepeatRecord,
+    expectations_digest,
+)
 
 
 @dataclass(frozen=True)
@@ -51,10 +58,12 @@ def make_record(
     python: bool = False,
     decided: tuple[Outcome, float | None] | None = None,
     skip_reason: str | None = None,
+    evidence: Evidence | None = None,
 ) -> CaseRecord:
     """A case's record from its repeats. ``decided`` (outcome and pass ratio) is given only
     where no repeat ran to judge (a skipped case, a crashed phase); a passing case carries no
-    messages or diagnosis."""
+    messages, diagnosis or evidence. ``min_pass_ratio`` is the one the case was judged by,
+    recorded for every case."""
     outcome, ratio = decided or pass_rule(repeats, min_pass_ratio)
     diagnosed = diagnosed or Diagnosed()
     passed = outcome in ("passed", "skipped")
@@ -76,8 +85,9 @@ def make_record(
         diagnosis=None if passed else diagnosed.final,
         python=python,
         skip_reason=skip_reason,
-        min_pass_ratio=min_pass_ratio if python else None,
+        min_pass_ratio=min_pass_ratio,
         content=expectations_digest(case),
+        evidence=None if passed else evidence,
     )
 
 
@@ -109,6 +119,7 @@ def merge_records(records: Iterable[CaseRecord]) -> list[CaseRecord]:
         into.repeats.extend(record.repeats)
         into.static_diagnosis = into.static_diagnosis or record.static_diagnosis
         into.diagnosis = into.diagnosis or record.diagnosis
+        into.evidence = into.evidence or record.evidence
         into.messages.extend(m for m in record.messages if m not in into.messages)
     for key, into in merged.items():
         if into.python and len(into.repeats) > 1:
@@ -134,5 +145,6 @@ def _judged(record: CaseRecord) -> CaseRecord:
             messages=[] if outcome == "passed" else record.messages,
             diagnosis=None if outcome == "passed" else record.diagnosis,
             static_diagnosis=None if outcome == "passed" else record.static_diagnosis,
+            evidence=None if outcome == "passed" else record.evidence,
         )
     return replace(record, repeats=repeats, outcome=outcome, pass_ratio=ratio)

@@ -15,7 +15,16 @@ from typing import Any
 
 from pytest_ragft import checks as checks_mod
 from pytest_ragft import diagnosis
-from pytest_ragft.model import CallError, Case, CaseRecord, CheckOutcome, RepeatRecord, Result
+from pytest_ragft.model import (
+    CallError,
+    Case,
+    CaseRecord,
+    CheckOutcome,
+    Evidence,
+    Gold,
+    RepeatRecord,
+    Result,
+)
 from pytest_ragft.pipeline import Caller, accepts_contexts
 from pytest_ragft.records import Diagnosed, make_record, pass_rule
 
@@ -34,6 +43,7 @@ class Evaluation:
     messages: list[str] = field(default_factory=list)
     result: Result | None = None
     failures: list[CheckOutcome] = field(default_factory=list)
+    evidence: Evidence | None = None
 
     @property
     def outcome(self) -> str:
@@ -51,6 +61,7 @@ class Evaluation:
             min_pass_ratio=self.min_pass_ratio,
             diagnosed=diagnosed,
             messages=self.messages,
+            evidence=self.evidence,
         )
 
 
@@ -73,7 +84,12 @@ class Runner:
         self.repeats = repeats
         self.min_pass_ratio = min_pass_ratio
         self.checks = checks
-        self.counterfactual = counterfactual and accepts_contexts(fn)
+        # Why a failed case gets no re-run with its gold passages, when that is for the run.
+        self.no_counterfactual: Gold | None = None
+        if not counterfactual:
+            self.no_counterfactual = "off"
+        elif not accepts_contexts(fn):
+            self.no_counterfactual = "unsupported"
         self.extra_checks = extra_checks
         self._futures: dict[str, concurrent.futures.Future[Evaluation]] = {}
 
@@ -143,6 +159,7 @@ class Runner:
             messages=[o.message for o in failed],
             answer=call.answer[:EXCERPT],
             contexts=[c[:EXCERPT] for c in call.contexts],
+            sources=list(call.sources),
             latency_s=round(call.latency_s, 6),
             scores={o.check: o.score for o in outcomes if o.score is not None},
         ), failed
@@ -157,17 +174,29 @@ class Runner:
         static = diagnosis.static_diagnosis(case, result, failures, False)
         evaluation.diagnosed = Diagnosed(static, None, static)
         evaluation.result, evaluation.failures = result, failures
+        gold = await self._counterfactual(evaluation, static)
+        evaluation.evidence = diagnosis.evidence(case, result, gold)
+        return evaluation
+
+    async def _counterfactual(self, evaluation: Evaluation, static: str) -> Gold:
+        """The re-run with the gold passages, where it can tell something: its outcome (and the
+        final diagnosis it makes), or why there was none."""
+        case = evaluation.case
         gold = diagnosis.counterfactual_contexts(case)
-        if not (self.counterfactual and diagnosis.needs_counterfactual(static) and gold):
-            return evaluation
+        if not diagnosis.needs_counterfactual(static):
+            return "not-needed"
+        if self.no_counterfactual is not None:
+            return self.no_counterfactual
+        if not gold:
+            return "no-gold"
         call = await self.caller.call(_pipeline_input(case), {**case.vars, "contexts": list(gold)})
         if isinstance(call, CallError):
             evaluation.messages.append(f"counterfactual run: {call.message}")
-            return evaluation
+            return "error"
         outcomes = await asyncio.get_running_loop().run_in_executor(None, self.check, case, call)
-        cf = "failed" if any(not o.passed for o in outcomes) else "passed"
+        cf: Gold = "failed" if any(not o.passed for o in outcomes) else "passed"
         evaluation.diagnosed = Diagnosed(static, cf, diagnosis.final_diagnosis(static, cf))
-        return evaluation
+        return cf
 
 
 def _pipeline_input(case: Case) -> Any:

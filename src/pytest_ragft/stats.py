@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pytest_ragft.wording import percent
+from pytest_ragft.wording import percent, plural
 
 Method = Literal["mcnemar", "two-proportion"]
 
@@ -198,7 +198,7 @@ def regression(
     detail = _detail(category, current_rate, baseline_rate, drop, how, total)
     if total < needed:
         detail += (
-            f"; {total} cases cannot reliably detect a {max_drop * 100:g}-point drop "
+            f"; {plural(total, 'case')} cannot reliably detect a {max_drop * 100:g}-point drop "
             f"({needed} needed)"
         )
     return RegressionTest(
@@ -243,12 +243,13 @@ def _significance(
         b = sum(1 for before, now in pairs if before and not now)
         c = sum(1 for before, now in pairs if now and not before)
         p_value = mcnemar_exact_one_sided(b, c)
-        return "mcnemar", p_value, f"McNemar exact {_p(p_value)} on {len(pairs)} shared cases"
+        shared = plural(len(pairs), "shared case")
+        return "mcnemar", p_value, f"McNemar exact {_p(p_value)} on {shared}"
     p_value = two_proportion_one_sided(baseline_passed, baseline_total, passed, total)
-    shared = f"{len(pairs)} shared" if pairs else "no shared"
+    shared = plural(len(pairs), "shared case") if pairs else "no shared cases"
     how = (
-        f"one-sided two-proportion test {_p(p_value)} on {total} cases vs "
-        f"{baseline_total} baseline results ({shared} cases, {min_pairs} needed for McNemar)"
+        f"one-sided two-proportion test {_p(p_value)} on {plural(total, 'case')} vs "
+        f"{plural(baseline_total, 'baseline result')} ({shared}, {min_pairs} needed for McNemar)"
     )
     return "two-proportion", p_value, how
 

@@ -59,6 +59,17 @@ def describe(value: object, *, toml: bool = False) -> str:
     return ("an " if name[:1].lower() in "aeiou" else "a ") + name
 
 
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """A count with its noun in the right number: ``1 case``, ``2 cases``, ``0 cases``
+    (``many`` for a plural that is not the noun plus ``s``: ``"diagnoses"``)."""
+    return f"{count} {number_of(count, noun, many)}"
+
+
+def number_of(count: int, noun: str, many: str | None = None) -> str:
+    """The noun alone in the number ``count`` asks for, where the count is set apart."""
+    return noun if count == 1 else many or noun + "s"
+
+
 def percent(rate: float) -> str:
     """A measured rate, always with one decimal (0.775 -> ``77.5%``, 0.9 -> ``90.0%``), so
     rates side by side line up and a change of a tenth of a point shows."""

@@ -127,7 +127,8 @@ def strip_outputs(report: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of the report with no answer or retrieved context left in it.
 
     Each answer is replaced by its sha256 (``answer_sha256``), so flakiness and identical answers
-    can still be told apart; check messages lose any quoted answer text.
+    can still be told apart; check messages lose any quoted answer text; a failure's evidence
+    keeps which facts each context held, not the contexts' text.
     """
     stripped = copy.deepcopy(dict(report))
     for case in stripped.get("cases") or []:
@@ -147,7 +148,17 @@ def strip_outputs(report: Mapping[str, Any]) -> dict[str, Any]:
             if isinstance(repeat, dict):
                 repeat["messages"] = [redact(str(m), answers) for m in repeat.get("messages") or []]
         case["messages"] = [redact(str(m), answers) for m in case.get("messages") or []]
+        _strip_evidence(case.get("evidence"))
     return stripped
+
+
+def _strip_evidence(evidence: Any) -> None:
+    if not isinstance(evidence, dict):
+        return
+    for context in evidence.get("contexts") or []:
+        if isinstance(context, dict):
+            context["excerpt"] = ""
+            context["hit"] = None
 
 
 def _text(value: Any) -> str | None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from typing import NamedTuple
 
 from pytest_ragft.checklist import HEADLINES, KEYS, TITLES
+from pytest_ragft.model import ContextEvidence
 from pytest_ragft.runsummary import (
     CHANGE_LISTS,
     Answer,
@@ -21,6 +23,7 @@ from pytest_ragft.runsummary import (
     Recommendation,
     RunSummary,
 )
+from pytest_ragft.wording import plural
 
 CATEGORY_ORDER = ("knowledge", "behavior")
 # Behavior-bound first: those are the failures the fine-tuning question is about.
@@ -40,6 +43,17 @@ CHANGE_LABELS = {
     "removed": "removed",
 }
 MAX_CHANGED_IDS = 30  # per list in the Markdown and HTML; the JSON report has them all
+# What became of the re-run with the gold passages (the counterfactual), and why there was none.
+GOLD_TEXT: Mapping[str, str] = {
+    "passed": "passed: given the gold passages the answer passes, so retrieval is what to fix",
+    "failed": "failed: the answer fails even with the gold passages in hand",
+    "error": "the re-run with the gold passages errored",
+    "not-needed": "not re-run: no fact is missing from the answer",
+    "off": 'not re-run: diagnose = "static"',
+    "unsupported": "not re-run: the pipeline takes no contexts keyword",
+    "no-gold": "not re-run: the case has no gold_contexts or facts",
+    "python": "not re-run: a Python case keeps its static diagnosis",
+}
 # The checklist's wording of each cell, looked up by the plain string a report holds.
 _HEADLINES: Mapping[str, str] = {str(cell): text for cell, text in HEADLINES.items()}
 
@@ -147,6 +161,64 @@ def diagnosis_path(static: str, counterfactual: str) -> str:
     return f"static {static}, counterfactual {counterfactual}"
 
 
+def gold_text(gold: str | None) -> str | None:
+    """The gold-passage outcome of a failure's evidence, in words; None when not known."""
+    return None if gold is None else GOLD_TEXT.get(gold, gold)
+
+
+class Excerpt(NamedTuple):
+    """A context's excerpt as shown: the text before the fact, the fact, the text after it, and
+    whether the context goes on before and after what is shown."""
+
+    before: str
+    hit: str
+    after: str
+    cut_before: bool
+    cut_after: bool
+
+
+def excerpt(context: ContextEvidence, width: int | None = None) -> Excerpt:
+    """A context's excerpt split around the fact it shows; ``width`` narrows it to that many
+    characters around the fact (a terminal line)."""
+    text = context.excerpt
+    lo, hi = context.hit if context.hit else (0, 0)
+    start, end = 0, len(text)
+    if width is not None and len(text) > width:
+        start = max(0, min(lo - width // 4, len(text) - width)) if context.hit else 0
+        end = max(start + width, hi)
+        start, end = _between_words(text, start, end, (lo, hi) if context.hit else None)
+    lo, hi = max(lo, start), max(hi, start)
+    return Excerpt(
+        text[start:lo],
+        text[lo:hi],
+        text[hi:end],
+        context.start + start > 0,
+        context.start + end < context.length,
+    )
+
+
+def _between_words(
+    text: str, start: int, end: int, keep: tuple[int, int] | None
+) -> tuple[int, int]:
+    """A cut moved to the nearest space within a few characters, never into ``keep``."""
+    if start > 0:
+        space = text.find(" ", start, start + 16)
+        if space != -1 and (keep is None or space < keep[0]):
+            start = space + 1
+    if end < len(text):
+        space = text.rfind(" ", end - 16, end)
+        if space != -1 and (keep is None or space >= keep[1]) and space > start:
+            end = space
+    return start, end
+
+
+def more_contexts(shown: int, total: int) -> str | None:
+    """``...and 2 more contexts`` when the evidence kept fewer contexts than came back."""
+    if total <= shown:
+        return None
+    return f"...and {plural(total - shown, 'more context')} not shown"
+
+
 def question_title(answer: Answer) -> str:
     """A checklist answer's question: its own ``title``, else the checklist's wording for its
     ``key`` (or its number), else the key itself."""
@@ -213,8 +285,7 @@ def disagreement_texts(disagreements: Mapping[str, Mapping[str, int]]) -> list[s
     for kind, counts in disagreements.items():
         for diagnosis, count in counts.items():
             if count:
-                noun = "case" if count == 1 else "cases"
-                texts.append(f"{count} {kind} {noun} failed for {diagnosis} reasons")
+                texts.append(f"{plural(count, kind + ' case')} failed for {diagnosis} reasons")
     return texts
 
 

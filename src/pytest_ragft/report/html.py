@@ -11,10 +11,11 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_ragft.model import KINDS, CaseRecord, RepeatRecord
+from pytest_ragft.model import KINDS, CaseRecord, ContextEvidence, Evidence, RepeatRecord
 from pytest_ragft.report import fmt
 from pytest_ragft.report.escape import strip_control
 from pytest_ragft.runsummary import SCHEMA_VERSION, Category, Gate, RunSummary
+from pytest_ragft.wording import number_of, plural
 
 __all__ = ["CSP", "render_html"]
 
@@ -91,7 +92,8 @@ def _excerpt(value: str, limit: int = EXCERPT_CHARS) -> str:
     text = strip_control(value)
     if len(text) <= limit:
         return _e(text)
-    return f'{_e(text[:limit])}<span class="cut">… ({len(text) - limit} more characters)</span>'
+    more = plural(len(text) - limit, "more character")
+    return f'{_e(text[:limit])}<span class="cut">… ({more})</span>'
 
 
 def _badge(label: object, cls: str) -> str:
@@ -346,10 +348,10 @@ def _chart(kind: str, category: Category, series: list[tuple[float | None, str]]
     points = len(markers)
     return (
         f'<figure class="chart">\n<figcaption><strong>{_e(kind)}</strong> '
-        f'<span class="muted">{points} run{"" if points == 1 else "s"}</span></figcaption>\n'
+        f'<span class="muted">{plural(points, "run")}</span></figcaption>\n'
         f'<svg class="trend" data-category="{_e(kind)}" data-points="{points}" '
         f'viewBox="0 0 {CHART_W} {CHART_H}" role="img" style="--series: {color}" '
-        f'aria-label="{_e(kind)} pass rate over {points} runs">'
+        f'aria-label="{_e(kind)} pass rate over {plural(points, "run")}">'
         + "".join(parts)
         + "</svg>\n</figure>"
     )
@@ -370,8 +372,8 @@ def _diagnosis(summary: RunSummary) -> str:
     cf = summary.counterfactual
     lines = [
         f"Counterfactual re-runs with the gold passages: {_e(cf.run)}; "
-        f"they confirmed {_e(cf.confirmed)} static diagnoses and "
-        f"overturned {_e(cf.overturned)}."
+        f"they confirmed {_e(plural(cf.confirmed, 'static diagnosis', 'static diagnoses'))} "
+        f"and overturned {_e(cf.overturned)}."
     ]
     lines.extend(_e(text) for text in fmt.disagreement_texts(summary.disagreements))
     if summary.flaky:
@@ -464,7 +466,7 @@ def _recommendation(summary: RunSummary) -> str:
             f'<td class="{"chosen" if name == rec.cell else ""}">'
             f"{_e(fmt.arrows(fmt.cell_headline(name)))}<br>"
             f"<strong>{_e(counts.get(name, 0))}</strong> "
-            f'<span class="muted small">failure{"" if counts.get(name) == 1 else "s"}</span></td>'
+            f'<span class="muted small">{number_of(counts.get(name, 0), "failure")}</span></td>'
             for name in cells
         )
         rows.append(f'<tr><th scope="row">{row_label}</th>{tds}</tr>')
@@ -565,6 +567,8 @@ def _case(case: CaseRecord) -> str:
         )
     for repeat in case.repeats:
         blocks.append(_repeat(repeat, len(case.repeats)))
+    if case.evidence is not None:
+        blocks.append(_evidence(case.evidence))
     return (
         f'<article class="case" data-kind="{_e(case.kind)}" data-diagnosis="{_e(diagnosis)}" '
         f'data-outcome="{_e(case.outcome)}">\n' + "\n".join(blocks) + "\n</article>"
@@ -591,6 +595,52 @@ def _repeat(repeat: RepeatRecord, count: int) -> str:
     elif not repeat.error:
         parts.append('<p class="muted small">no answer recorded</p>')
     return '<div class="repeat">' + "".join(parts) + "</div>"
+
+
+def _fact_marks(facts: list[str], found: list[bool]) -> str:
+    return " ".join(
+        f'<span class="fact {"found" if hit else "missing"}">'
+        f"{'✓' if hit else '✗'} {_e(fact)}</span>"
+        for fact, hit in zip(facts, found, strict=False)
+    )
+
+
+def _context_excerpt(context: ContextEvidence) -> str:
+    part = fmt.excerpt(context)
+    text = _e(part.before) + (f"<mark>{_e(part.hit)}</mark>" if part.hit else "") + _e(part.after)
+    return ("…" if part.cut_before else "") + text + ("…" if part.cut_after else "")
+
+
+def _evidence(evidence: Evidence) -> str:
+    """The card's evidence section: the facts in the answer, each context kept with its rank,
+    source, facts and window, and the gold-passage outcome."""
+    count = plural(evidence.contexts_total, "context")
+    parts = [f'<p class="label">evidence · {_e(count)} retrieved</p>']
+    if evidence.facts:
+        marks = _fact_marks(evidence.facts, evidence.answer)
+        parts.append(f'<p class="facts">in the answer: {marks}</p>')
+    rows = [
+        "<tr>"
+        f'<td class="num">{_e(c.rank)}</td>'
+        f"<td>{'' if c.source is None else f'<code>{_e(c.source)}</code>'}</td>"
+        f"<td>{_fact_marks(evidence.facts, c.facts)}</td>"
+        f'<td class="excerpt">{_context_excerpt(c)}</td>'
+        "</tr>"
+        for c in evidence.contexts
+    ]
+    if rows:
+        parts.append(
+            '<table class="evidence"><thead><tr><th scope="col">rank</th>'
+            '<th scope="col">source</th><th scope="col">facts</th><th scope="col">excerpt</th>'
+            "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        )
+    more = fmt.more_contexts(len(evidence.contexts), evidence.contexts_total)
+    if more:
+        parts.append(f'<p class="muted small">{_e(more)}</p>')
+    gold = fmt.gold_text(evidence.gold)
+    if gold:
+        parts.append(f'<p class="gold">gold passages: {_e(gold)}</p>')
+    return '<div class="evidence">' + "".join(parts) + "</div>"
 
 
 def _footer(summary: RunSummary) -> str:
@@ -736,6 +786,14 @@ svg.trend .point.current { fill: var(--series); }
   letter-spacing: .04em; }
 .messages { margin: 4px 0 8px; padding-left: 20px; overflow-wrap: anywhere; }
 .cut { color: var(--muted); font-style: italic; }
+.fact { display: inline-block; margin-right: 6px; white-space: nowrap; font-size: .88em; }
+.fact.found { color: var(--pass); }
+.fact.missing { color: var(--fail); }
+.facts, .gold { margin: 4px 0; font-size: .9em; }
+table.evidence { font-size: .88em; }
+table.evidence th { white-space: nowrap; }
+table.evidence td.excerpt { overflow-wrap: anywhere; }
+table.evidence mark { background: #fef3c7; padding: 0 1px; }
 .empty { color: var(--pass); font-weight: 600; }
 .foot { margin-top: 40px; padding-top: 10px; border-top: 1px solid var(--line); color: var(--muted);
   font-size: .8rem; }

@@ -11,10 +11,11 @@ import re
 import string
 from collections.abc import Sequence
 
-from pytest_ragft.model import CaseRecord
+from pytest_ragft.model import CaseRecord, ContextEvidence, Evidence
 from pytest_ragft.report import fmt
 from pytest_ragft.report.escape import escape_html, escape_md
 from pytest_ragft.runsummary import GateEvent, RunSummary
+from pytest_ragft.wording import plural
 
 MARKER_PREFIX = "<!-- ragft:report suite="
 DEFAULT_LIMIT = 65_000
@@ -32,6 +33,10 @@ _MESSAGE_CHARS = 300
 _EXCERPT_CHARS = 400
 _EXCERPT_LINES = 12
 _TEXT_CHARS = 500
+_FACT_CHARS = 60
+_MAX_FACTS = 6
+_CONTEXT_CHARS = 320
+_MARK = {True: "✅", False: "❌"}
 
 
 def report_marker(suite: str) -> str:
@@ -113,7 +118,7 @@ def _tag_table(summary: RunSummary) -> list[str]:
             f"| {fmt.pct(cat.rate)} | {fmt.ci_text(cat.ci)} |"
         )
     if len(names) > 30:
-        lines += ["", f"...and {len(names) - 30} more tags (see the JSON report)"]
+        lines += ["", f"...and {plural(len(names) - 30, 'more tag')} (see the JSON report)"]
     return [*lines, "", "</details>"]
 
 
@@ -142,7 +147,7 @@ def _gate(summary: RunSummary) -> list[str]:
         lines.append("No gate event fired.")
     non_eval = gate.non_eval_failed
     if non_eval:
-        lines += ["", f"{non_eval} non-eval test{'s' if non_eval != 1 else ''} failed."]
+        lines += ["", f"{plural(non_eval, 'non-eval test')} failed."]
     warnings = gate.with_action("warn")
     if warnings:
         lines += ["", "⚠️ Warnings:", ""]
@@ -292,7 +297,7 @@ def _case_block(case: CaseRecord) -> str:
             for m in messages[:_MAX_MESSAGES]
         ]
         if len(messages) > _MAX_MESSAGES:
-            lines.append(f"- ...and {len(messages) - _MAX_MESSAGES} more messages")
+            lines.append(f"- ...and {plural(len(messages) - _MAX_MESSAGES, 'more message')}")
     last = case.repeats[-1] if case.repeats else None
     error, answer = (last.error, last.answer) if last is not None else (None, None)
     if error is not None and error.strip():
@@ -301,13 +306,62 @@ def _case_block(case: CaseRecord) -> str:
     if answer is not None and answer.strip():
         excerpt = escape_html(answer.strip(), limit=_EXCERPT_CHARS, max_lines=_EXCERPT_LINES)
         lines += ["", f"<pre>{excerpt}</pre>"]
+    if case.evidence is not None:
+        lines += ["", *_evidence(case.evidence)]
     return "\n".join(lines) + "\n\n"
+
+
+def _marks(facts: Sequence[str], found: Sequence[bool]) -> str:
+    marks = [
+        f"{_MARK[hit]} {escape_md(fact, limit=_FACT_CHARS)}"
+        for fact, hit in zip(facts, found, strict=False)
+    ]
+    more = len(marks) - _MAX_FACTS
+    return " · ".join(marks[:_MAX_FACTS]) + (f" · +{more}" if more > 0 else "")
+
+
+def _excerpt(context: ContextEvidence) -> str:
+    """A context's window, the fact it shows in bold, the cuts marked with an ellipsis."""
+    part = fmt.excerpt(context)
+    before = escape_md(part.before, limit=_CONTEXT_CHARS)
+    after = escape_md(part.after, limit=max(_CONTEXT_CHARS - len(part.before), 1))
+    hit = escape_md(part.hit, limit=_CONTEXT_CHARS).strip()
+    text = before + (f"**{hit}**" if hit else "") + after
+    return ("…" if part.cut_before else "") + text + ("…" if part.cut_after else "")
+
+
+def _evidence(evidence: Evidence) -> list[str]:
+    """What the diagnosis read: the facts in the answer, the contexts kept (rank, source, the
+    facts each holds, a window of it), and the gold-passage outcome."""
+    lines = []
+    if evidence.facts:
+        lines.append(f"Facts in the answer: {_marks(evidence.facts, evidence.answer)}  ")
+    if evidence.contexts:
+        lines += [
+            "",
+            "| context | source | facts | excerpt |",
+            "|--:|---|---|---|",
+        ]
+        for context in evidence.contexts:
+            source = "" if context.source is None else escape_md(context.source, limit=80)
+            marks = _marks(evidence.facts, context.facts) if evidence.facts else ""
+            lines.append(f"| {context.rank} | {source} | {marks} | {_excerpt(context)} |")
+        more = fmt.more_contexts(len(evidence.contexts), evidence.contexts_total)
+        if more:
+            lines += ["", more]
+        lines.append("")
+    elif not evidence.contexts_total:
+        lines.append("No contexts came back.  ")
+    gold = fmt.gold_text(evidence.gold)
+    if gold:
+        lines.append(f"Gold passages: {escape_md(gold)}")
+    return lines
 
 
 def _group_open(diagnosis: str, count: int) -> str:
     meaning = _DIAGNOSIS_MEANING.get(diagnosis, "not diagnosed")
-    noun = "case" if count == 1 else "cases"
-    return f"<details><summary>{escape_html(diagnosis)}: {count} {noun} ({meaning})</summary>\n\n"
+    counted = plural(count, "case")
+    return f"<details><summary>{escape_html(diagnosis)}: {counted} ({meaning})</summary>\n\n"
 
 
 _GROUP_CLOSE = "</details>\n\n"
@@ -345,9 +399,7 @@ def _failed_cases(failing: Sequence[CaseRecord], budget: int) -> str:
             break
     if shown < len(failing):
         more = len(failing) - shown
-        out.append(
-            f"...and {more} more failed case{'s' if more != 1 else ''} (see the JSON report)\n"
-        )
+        out.append(f"...and {plural(more, 'more failed case')} (see the JSON report)\n")
     return "".join(out)
 
 
