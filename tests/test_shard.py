@@ -254,32 +254,6 @@ def test_the_merging_configuration_must_be_the_shards_one() -> None:
 
 # -- with real pytest items -------------------------------------------------------------------
 
-SHARD_CONFTEST = """
-import os
-
-import pytest
-
-from pytest_ragft import shard
-from pytest_ragft.collect import CaseItem
-from pytest_ragft.pycases import case_id
-
-
-def _key(item):
-    if isinstance(item, CaseItem):
-        return item.case.id, item.case.repeats or 1
-    if item.get_closest_marker("ragft") is not None:
-        return case_id(item), 1
-    return None, 1
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config, items):
-    kept, dropped = shard.split(items, shard.parse_shard(os.environ["SHARD"]), _key)
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
-"""
-
 PY_CASES = """
 import pytest
 
@@ -306,11 +280,10 @@ def test_items_split_over_shards_as_the_rules_say(
     project.configure()
     project.pipeline()
     project.cases("many", [case_yaml(f"c{i}", "knowledge", "ok") for i in range(11)])
-    project.pytester.makeconftest(SHARD_CONFTEST)
     project.pytester.makepyfile(test_cases=PY_CASES)
     seen: list[set[str]] = []
     for k in (1, 2, 3):
-        monkeypatch.setenv("SHARD", f"{k}/3")
+        monkeypatch.setenv("RAGFT_SHARD", f"{k}/3")
         result = project.run("--collect-only", "-q")
         seen.append({line for line in result.outlines if "::" in line})
     everything = set().union(*seen)

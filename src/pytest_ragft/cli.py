@@ -633,6 +633,14 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from pytest_ragft.merge import merge_reports
 
     settings = _settings(args)
+    from pytest_ragft.config import config_hash
+    from pytest_ragft.shard import ShardMismatch, check_shards
+
+    try:
+        named = [(str(path), report) for path, report in zip(args.files, reports, strict=True)]
+        check_shards(named, config_hash=config_hash(settings))
+    except ShardMismatch as exc:
+        raise CliError(str(exc)) from None
     run_id = uuid.uuid4().hex
     opened = open_history(settings, run_id) if settings.history and not args.no_history else None
     if opened is not None and opened.error is not None:

@@ -96,6 +96,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     for flag, dest, how, text in _OPTIONS:
         group.addoption(flag, dest=dest, help=text, **how)
+    group.addoption(
+        "--ragft-shard",
+        dest="ragft_shard",
+        metavar="K/N",
+        help="run shard K of N of the eval cases, split by case id (other tests run in "
+        "shard 1); merge the shards' JSON reports with `ragft merge` (also RAGFT_SHARD)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -120,6 +127,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     found = expand_sources(settings.cases, config.rootpath)
     state = RagftState(settings, {path.resolve(): source for path, source in found})
+    state.shard = _shard(config)
     config.stash[state_key] = state
     if not hasattr(config, "workerinput"):
         from pytest_ragft.config import require_matches
@@ -131,6 +139,38 @@ def pytest_configure(config: pytest.Config) -> None:
 
         state.session = RagftSession(config, settings)
         config.pluginmanager.register(state.session, "ragft-session")
+
+
+def _shard(config: pytest.Config) -> Any:
+    """The shard this job runs (``--ragft-shard`` over ``RAGFT_SHARD``), or None for all."""
+    from pytest_ragft.shard import parse_shard
+
+    given = config.getoption("ragft_shard", None)
+    if given:
+        return parse_shard(given, "--ragft-shard")
+    from_env = os.environ.get("RAGFT_SHARD", "").strip()
+    return parse_shard(from_env, "RAGFT_SHARD") if from_env else None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep this job's shard of the eval cases (after ``-k`` / ``-m`` have deselected)."""
+    state = get_state(config)
+    if state is None or state.shard is None:
+        return
+    from pytest_ragft import collect
+    from pytest_ragft.shard import split
+
+    def key_of(item: pytest.Item) -> tuple[str | None, int]:
+        if isinstance(item, collect.CaseItem):
+            return item.case.id, item.case.repeats or state.settings.repeats
+        found = item.stash.get(item_key, None)
+        return (found.case.id, 1) if found is not None and found.case is not None else (None, 1)
+
+    kept, dropped = split(items, state.shard, key_of)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def _mentions_ragft(rootdir: Path) -> bool:

@@ -398,6 +398,7 @@ class RunSummary:
     cases: tuple[CaseRecord, ...] = ()
     shards: tuple[str, ...] | None = None
     changes: Changes = Changes()
+    shard: Mapping[str, int] | None = None
 
     @property
     def complete(self) -> bool:
@@ -442,6 +443,8 @@ class RunSummary:
         }
         if self.shards is not None:
             data["shards"] = list(self.shards)
+        if self.shard is not None:
+            data["shard"] = dict(self.shard)
         return data
 
     @classmethod
@@ -477,6 +480,7 @@ class RunSummary:
             history=tuple(SeriesPoint.from_json(p) for p in _seq(data.get("history"))),
             cases=tuple(_case(c) for c in _seq(data.get("cases")) if isinstance(c, Mapping)),
             shards=tuple(str(s) for s in shards) if isinstance(shards, list) else None,
+            shard=dict(data["shard"]) if isinstance(data.get("shard"), Mapping) else None,
             changes=Changes.from_json(
                 data.get("changes"), [c for c in _seq(data.get("cases")) if isinstance(c, Mapping)]
             ),

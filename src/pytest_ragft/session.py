@@ -107,11 +107,28 @@ class RagftSession:
             changed_files=changed,
             non_eval_failed=self.non_eval_failed,
             history_error=error,
-            partial=partial_reason(
-                cases, self.records, stopped=stopped, ran="ran (the others were not selected)"
-            ),
+            partial=self._partial(cases, stopped),
+            shard=self._shard(),
         )
         return inputs, store
+
+    def _shard(self) -> dict[str, int] | None:
+        from pytest_ragft.state import get_state
+
+        state = get_state(self.config)
+        return state.shard.to_dict() if state is not None and state.shard is not None else None
+
+    def _partial(self, cases: list[Any], stopped: bool) -> str | None:
+        """Why this run does not stand for the whole suite: one shard of it, stopped early, or
+        cases not selected; None when it does."""
+        shard = self._shard()
+        if shard is not None and shard["count"] > 1:
+            return (
+                f"this is shard {shard['index']} of {shard['count']}: "
+                "`ragft merge` the shards' JSON reports into one run"
+            )
+        ran = "ran (the others were not selected)"
+        return partial_reason(cases, self.records, stopped=stopped, ran=ran)
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:

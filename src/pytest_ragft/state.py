@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pytest_ragft.pycases import Ragft
     from pytest_ragft.runner import Runner
     from pytest_ragft.session import RagftSession
+    from pytest_ragft.shard import Shard
 
 
 @dataclass
@@ -30,6 +31,7 @@ class RagftState:
     runner: Runner | None = None  # built on first use, resolving the pipeline then
     checks: dict[str, Any] | None = None  # built-in checks plus the hook's, computed once
     seen_ids: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (file, line)
+    shard: Shard | None = None  # this job's shard of the eval cases (--ragft-shard)
 
 
 @dataclass

@@ -77,6 +77,7 @@ class RunInputs:
     partial: str | None = None  # why the run does not stand for the whole suite
     comment_error: str | None = None  # a required PR comment that could not be posted
     shards: tuple[str, ...] | None = None
+    shard: Mapping[str, int] | None = None  # {"index": K, "count": N} for one shard's run
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ def summarize(inputs: RunInputs) -> RunSummary:
         history=series(inputs, categories),
         cases=tuple(cases),
         shards=inputs.shards,
+        shard=inputs.shard,
         changes=case_changes(cases, inputs.history),
     )
 
