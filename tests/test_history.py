@@ -528,7 +528,7 @@ def test_a_store_without_an_upgrade_path_is_refused(
         pass
     monkeypatch.setattr(tables, "SCHEMA_VERSION", tables.SCHEMA_VERSION + 1)
     monkeypatch.setattr(migrations, "STEPS", {})
-    with pytest.raises(HistoryError, match="no upgrade from schema 1"):
+    with pytest.raises(HistoryError, match=f"no upgrade from schema {tables.SCHEMA_VERSION - 1}"):
         open_store(target, tmp_path)
 
 
@@ -1089,3 +1089,25 @@ def test_a_report_stored_before_evidence_reads_without_it(store: HistoryStore) -
     assert report is not None and "evidence" not in report["cases"][0]
     [read] = RunSummary.from_json(report).cases
     assert read.evidence is None and read.repeats[0].sources == []
+
+
+def test_a_schema_1_store_is_upgraded_and_keeps_its_runs(target: str, tmp_path: Path) -> None:
+    """Schema 2 adds the dirty flag, the baseline flag and the expectations digest."""
+    with open_store(target, tmp_path) as store:
+        store.write_run(make_report("before", minute=1))
+    engine = sa.create_engine(sql_url(target))
+    with engine.begin() as conn:  # the store as pytest-ragft 0.1 left it
+        for table, column in (
+            ("ragft_runs", "dirty"),
+            ("ragft_runs", "in_baseline"),
+            ("ragft_results", "content_hash"),
+        ):
+            conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+        conn.execute(sa.text("DROP INDEX ix_ragft_results_case"))
+        conn.execute(sa.text("UPDATE ragft_schema SET version = 1"))
+    engine.dispose()
+    with open_store(target, tmp_path) as store:
+        assert [r.run_id for r in store.recent_runs("bot")] == ["before"]
+        store.write_run(make_report("after", minute=2))
+        assert store.baseline("bot", "main", 5).run_ids == ["after", "before"]
+    assert stored_version(target) == 2

@@ -280,7 +280,7 @@ def test_items_split_over_shards_as_the_rules_say(
     project.configure()
     project.pipeline()
     project.cases("many", [case_yaml(f"c{i}", "knowledge", "ok") for i in range(11)])
-    project.pytester.makepyfile(test_cases=PY_CASES)
+    project.pytester.makepyfile(test_sharded_python_cases=PY_CASES)
     seen: list[set[str]] = []
     for k in (1, 2, 3):
         monkeypatch.setenv("RAGFT_SHARD", f"{k}/3")

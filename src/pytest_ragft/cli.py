@@ -618,6 +618,18 @@ def _comment_on_gitlab(environ: dict[str, str], body: str, suite: str) -> int:
     return 0
 
 
+def _check_mergeable(files: list[Path], reports: list[dict[str, Any]], settings: Any) -> None:
+    """Shards of one suite, one configuration and one K/N matrix, none twice."""
+    from pytest_ragft.config import config_hash
+    from pytest_ragft.shard import ShardMismatch, check_shards
+
+    try:
+        named = [(str(path), report) for path, report in zip(files, reports, strict=True)]
+        check_shards(named, config_hash=config_hash(settings))
+    except ShardMismatch as exc:
+        raise CliError(str(exc)) from None
+
+
 def cmd_merge(args: argparse.Namespace) -> int:
     from pytest_ragft.report.jsonfile import ReportError, load_report, write_json
 
@@ -633,16 +645,18 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from pytest_ragft.merge import merge_reports
 
     settings = _settings(args)
-    from pytest_ragft.config import config_hash
-    from pytest_ragft.shard import ShardMismatch, check_shards
-
-    try:
-        named = [(str(path), report) for path, report in zip(args.files, reports, strict=True)]
-        check_shards(named, config_hash=config_hash(settings))
-    except ShardMismatch as exc:
-        raise CliError(str(exc)) from None
+    _check_mergeable(args.files, reports, settings)
     run_id = uuid.uuid4().hex
-    opened = open_history(settings, run_id) if settings.history and not args.no_history else None
+    failing = sorted(
+        {
+            str(c.get("id"))
+            for r in reports
+            for c in r["cases"]
+            if c.get("outcome") in ("failed", "error")
+        }
+    )
+    use = settings.history and not args.no_history
+    opened = open_history(settings, run_id, failing) if use else None
     if opened is not None and opened.error is not None:
         print(f"ragft merge: history store not used: {opened.error}", file=sys.stderr)
     store = opened.store if opened is not None else None

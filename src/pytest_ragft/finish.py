@@ -95,12 +95,14 @@ def assemble(
 
 
 def open_history(
-    settings: Settings, run_id: str
+    settings: Settings, run_id: str, records: Sequence[CaseRecord] = ()
 ) -> tuple[HistoryStore | None, HistoryContext | None, str | None]:
-    """The store, what it knows for this run, and why it could not be used."""
+    """The store, what it knows for this run (with the evidence of its failures' signal), and
+    why it could not be used."""
     from pytest_ragft.history.context import open_history as open_
 
-    opened = open_(settings, run_id)
+    failing = sorted({r.id for r in records if r.outcome in ("failed", "error")})
+    opened = open_(settings, run_id, failing)
     return opened.store, opened.context, opened.error
 
 

@@ -86,7 +86,7 @@ class RagftSession:
             cases = suite_cases(settings, check_names(registry(self.config)))
         store = context = error = None
         if settings.history:
-            store, context, error = open_history(settings, self.run_id)
+            store, context, error = open_history(settings, self.run_id, self.records)
             if error is not None and settings.gate.regression != "fail":  # else the gate says it
                 self.notes.append(f"history store not used: {error}")
             if not meta.get("git", {}).get("branch"):

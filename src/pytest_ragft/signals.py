@@ -8,12 +8,11 @@ stable; otherwise there is no evidence and the default of ``[tool.ragft.matrix]`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
 from pytest_ragft.checklist import Cell, matrix_cell
 from pytest_ragft.diagnosis import BEHAVIOR_BOUND
-from pytest_ragft.flaky import Observation
 from pytest_ragft.model import CaseRecord
 
 if TYPE_CHECKING:
@@ -23,29 +22,28 @@ PLACED_BY = ("declaration", "evidence", "default")
 
 
 def measured_volatility(
-    seen: Sequence[Observation], content: str | None, horizon_start: str
+    contents: Collection[str], content: str | None, spans_horizon: bool
 ) -> bool | None:
-    """True when the case's expectations changed within the horizon, False when they held
-    for the whole of it (the stored runs reach back to its start), None without evidence."""
-    within = [o for o in seen if o.started_at >= horizon_start and o.content is not None]
-    if any(o.content != content for o in within):
+    """True when the case's expectations took another form within the horizon (``contents``:
+    the digests its stored runs since the horizon's start hold), False when they held for the
+    whole of it (the stored runs reach back to its start), None without evidence."""
+    if content is None or not contents:
+        return None
+    if any(other != content for other in contents):
         return True
-    spans = any(o.started_at and o.started_at <= horizon_start for o in seen)
-    if spans and within:
-        return False
-    return None
+    return False if spans_horizon else None
 
 
 def place(
     case: CaseRecord,
-    history: Mapping[str, Sequence[Observation]],
-    horizon_start: str,
+    contents: Mapping[str, Collection[str]],
+    spans_horizon: bool,
     matrix: MatrixSettings,
 ) -> tuple[Cell | None, str]:
     """A failure's cell and how its signal was known: declared, by evidence, or by default."""
     if case.volatile is not None:
         return matrix_cell(case.diagnosis, case.volatile), "declaration"
-    measured = measured_volatility(history.get(case.id, ()), case.content, horizon_start)
+    measured = measured_volatility(contents.get(case.id, ()), case.content, spans_horizon)
     if measured is not None:
         return matrix_cell(case.diagnosis, measured), "evidence"
     if case.diagnosis == "knowledge":

@@ -9,13 +9,12 @@ a database. Each part is a small function that returns its value.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from pytest_ragft import checklist, diagnosis, stats
-from pytest_ragft.checklist import add_months
 from pytest_ragft.diagnosis import BEHAVIOR_BOUND
 from pytest_ragft.flaky import Observation, flaky_cases
 from pytest_ragft.model import DIAGNOSES, KINDS, CaseRecord
@@ -52,6 +51,10 @@ class HistoryContext:
     series: Sequence[Mapping[str, Any]] = ()  # earlier runs, oldest first
     # Each case's earlier outcomes and expectations, oldest first: flakiness and the signal.
     case_history: Mapping[str, Sequence[Observation]] = field(default_factory=dict)
+    # The expectations digests of the failed cases since the signal's horizon began, and
+    # whether the stored runs reach back that far: the evidence of a volatile or stable signal.
+    case_contents: Mapping[str, Collection[str]] = field(default_factory=dict)
+    spans_horizon: bool = False
     baseline_run_id: str | None = None  # the latest baseline run, which changes compare with
 
 
@@ -352,10 +355,11 @@ def recommend(
 ) -> Recommendation:
     """The matrix cell with the most failures, each placed by its declared, measured or
     default signal, and how many were placed each way."""
-    history = inputs.history.case_history if inputs.history else {}
-    horizon = add_months(inputs.today, -inputs.settings.checklist.horizon_months).isoformat()
+    history = inputs.history
+    contents = history.case_contents if history else {}
+    spans = history.spans_horizon if history else False
     placed = [
-        place(c, history, horizon, inputs.settings.matrix)
+        place(c, contents, spans, inputs.settings.matrix)
         for c in failed
         if c.diagnosis and c.diagnosis != "error"
     ]

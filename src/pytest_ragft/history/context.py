@@ -6,7 +6,9 @@ against the same baseline and stored the same way as one run in one job.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from pytest_ragft.history.errors import HistoryError
@@ -27,13 +29,28 @@ class Opened:
 
 
 def read_context(
-    store: HistoryStore, suite: str, branch: str, runs: int, *, exclude_run_id: str | None
+    store: HistoryStore,
+    suite: str,
+    branch: str,
+    runs: int,
+    *,
+    exclude_run_id: str | None,
+    horizon_start: datetime | None = None,
+    signal_cases: Sequence[str] = (),
 ) -> HistoryContext:
-    """The baseline, run count, trend and flaky cases for a new run, all from one snapshot of
-    the store, so runs other jobs commit meanwhile never show in one part and not another."""
+    """The baseline, run count, trend, each case's recent outcomes and the evidence of the
+    failed cases' signal for a new run, all from one snapshot of the store, so runs other jobs
+    commit meanwhile never show in one part and not another."""
     from pytest_ragft.summarize import HistoryContext
 
-    known = store.snapshot(suite, branch, runs, exclude_run_id=exclude_run_id)
+    known = store.snapshot(
+        suite,
+        branch,
+        runs,
+        exclude_run_id=exclude_run_id,
+        horizon_start=horizon_start,
+        signal_cases=signal_cases,
+    )
     base = known.baseline
     return HistoryContext(
         prior_runs=known.prior_runs,
@@ -43,10 +60,21 @@ def read_context(
         baseline_count=base.count,
         series=known.series,
         baseline_run_id=base.run_ids[0] if base.run_ids else None,
+        case_history=known.observations,
+        case_contents=known.contents,
+        spans_horizon=known.spans_horizon,
     )
 
 
-def open_history(settings: Settings, run_id: str) -> Opened:
+def horizon_start(settings: Settings) -> datetime:
+    """The start of the signal's horizon: ``horizon_months`` before today, in UTC."""
+    from pytest_ragft.checklist import add_months
+
+    start = add_months(date.today(), -settings.checklist.horizon_months)
+    return datetime(start.year, start.month, start.day, tzinfo=UTC)
+
+
+def open_history(settings: Settings, run_id: str, signal_cases: Sequence[str] = ()) -> Opened:
     """Open the configured store and read the baseline for a run; an unusable store is
     reported in ``error``, never raised, so the run's reports still land."""
     from pytest_ragft.history.store import open_store
@@ -62,6 +90,8 @@ def open_history(settings: Settings, run_id: str) -> Opened:
             settings.baseline_branch,
             settings.baseline_runs,
             exclude_run_id=run_id,
+            horizon_start=horizon_start(settings),
+            signal_cases=signal_cases,
         )
     except HistoryError as exc:
         store.close()

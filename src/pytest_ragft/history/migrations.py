@@ -19,7 +19,20 @@ from pytest_ragft.history.errors import HistoryError
 
 Step = Callable[[sa.Connection], None]
 
-STEPS: dict[int, Step] = {}
+
+def _to_2(conn: sa.Connection) -> None:
+    """Schema 2: whether a run's work tree was dirty and whether it may form a baseline, and
+    each result's expectations digest."""
+    for table, column in (
+        ("ragft_runs", "dirty BOOLEAN"),
+        ("ragft_runs", "in_baseline BOOLEAN"),
+        ("ragft_results", "content_hash VARCHAR(64)"),
+    ):
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column}"))
+    conn.execute(sa.text("CREATE INDEX ix_ragft_results_case ON ragft_results (case_id)"))
+
+
+STEPS: dict[int, Step] = {1: _to_2}
 """Upgrades by the version they start from. Schema 1 is the first released one."""
 
 _PG_LOCK_KEY = 0x72616766  # "ragf": serialises creation and migration across PostgreSQL clients

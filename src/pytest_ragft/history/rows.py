@@ -205,6 +205,7 @@ def _result_rows(case: Mapping[str, Any]) -> list[dict[str, Any]]:
         "static_diagnosis": _text(case.get("static_diagnosis")),
         "counterfactual": _text(case.get("counterfactual")),
         "input_hash": sha256(str(case.get("input", ""))),
+        "content_hash": _text(case.get("content")),
     }
     repeats = [r for r in case.get("repeats") or [] if isinstance(r, dict)]
     if not repeats:
@@ -237,6 +238,14 @@ def _result_rows(case: Mapping[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _in_baseline(report: Mapping[str, Any]) -> bool | None:
+    """False for a run its summary left out of the baseline; None (it may) otherwise."""
+    baseline = report.get("baseline")
+    if isinstance(baseline, Mapping) and baseline.get("counts") is False:
+        return False
+    return None
 
 
 def run_rows(report: Mapping[str, Any], *, store_outputs: bool) -> RunRows:
@@ -272,6 +281,8 @@ def run_rows(report: Mapping[str, Any], *, store_outputs: bool) -> RunRows:
         "plugin_version": _text(report.get("plugin_version")),
         "verdict": _text(gate.get("verdict")),
         "outputs_stored": store_outputs,
+        "dirty": git.get("dirty") if isinstance(git.get("dirty"), bool) else None,
+        "in_baseline": _in_baseline(report),
         "report": pack(text),
     }
     categories = [

@@ -8,12 +8,14 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 import sqlalchemy as sa
 
+from pytest_ragft.flaky import Observation
 from pytest_ragft.history import engine as engines
 from pytest_ragft.history import migrations
 from pytest_ragft.history.errors import HistoryError
@@ -70,6 +72,12 @@ class Snapshot:
     series: list[dict[str, Any]]
     """Pass rates of the latest runs (any branch), oldest first."""
     flaky: list[dict[str, Any]]
+    observations: dict[str, list[Observation]] = field(default_factory=dict)
+    """Each case's outcome and expectations digest in the latest runs, oldest first."""
+    contents: dict[str, set[str]] = field(default_factory=dict)
+    """The expectations digests of the asked-for cases in the runs since the horizon."""
+    spans_horizon: bool = False
+    """The stored runs reach back to the horizon's start."""
 
 
 def _insert_results(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -236,6 +244,8 @@ class HistoryStore:
         exclude_run_id: str | None = None,
         series_last: int = 9,
         flaky_last: int = 10,
+        horizon_start: datetime | None = None,
+        signal_cases: Sequence[str] = (),
     ) -> Snapshot:
         """Everything a new run is judged against, read in one transaction: on PostgreSQL a
         repeatable-read snapshot, on SQLite one WAL read, so runs other jobs commit meanwhile
@@ -247,6 +257,8 @@ class HistoryStore:
                 prior_runs=_count_runs(conn, suite, branch, exclude_run_id),
                 series=_series(_recent_runs(conn, suite, series_last, None)),
                 flaky=_flaky(_flaky_rows(conn, suite, flaky_last)),
+                observations=_observations(conn, suite, flaky_last),
+                **_contents(conn, suite, horizon_start, signal_cases),
             )
 
         snapshot: Snapshot = self._read(work)
@@ -377,14 +389,73 @@ _ROW_COLUMNS = (
 )
 
 
+def _observations(conn: sa.Connection, suite: str, last: int) -> dict[str, list[Observation]]:
+    """Each case's outcome, commit and expectations digest in the latest ``last`` runs of the
+    suite, oldest first; skipped cases are left out."""
+    picked = conn.execute(
+        sa.select(runs.c.id, runs.c.run_id, runs.c.git_sha, runs.c.started_at)
+        .where(runs.c.suite == suite)
+        .order_by(*_NEWEST)
+        .limit(max(last, 0))
+    ).all()
+    order = {row.id: row for row in reversed(picked)}
+    if not order:
+        return {}
+    found: dict[str, dict[int, Observation]] = {}
+    query = sa.select(
+        results.c.run_pk, results.c.case_id, results.c.case_outcome, results.c.content_hash
+    ).where(results.c.run_pk.in_(list(order)))
+    for pk, case_id, outcome, content in conn.execute(query):
+        passed = _passed(outcome)
+        per_run = found.setdefault(case_id, {})
+        if passed is not None and pk not in per_run:
+            run = order[pk]
+            started = iso(run.started_at) or ""
+            per_run[pk] = Observation(run.run_id, run.git_sha, content, passed, started)
+    position = {pk: n for n, pk in enumerate(order)}
+    return {
+        case_id: [obs for _, obs in sorted(per_run.items(), key=lambda kv: position[kv[0]])]
+        for case_id, per_run in found.items()
+    }
+
+
+def _contents(
+    conn: sa.Connection, suite: str, since: datetime | None, case_ids: Sequence[str]
+) -> dict[str, Any]:
+    """The expectations digests ``case_ids`` had in the suite's runs since ``since``, and
+    whether the stored runs reach back that far (the evidence of a case's signal)."""
+    if since is None or not case_ids:
+        return {}
+    found: dict[str, set[str]] = {}
+    for start in range(0, len(case_ids), 500):
+        query = (
+            sa.select(results.c.case_id, results.c.content_hash)
+            .join(runs, runs.c.id == results.c.run_pk)
+            .where(
+                runs.c.suite == suite,
+                runs.c.started_at >= since,
+                results.c.case_id.in_(list(case_ids[start : start + 500])),
+                results.c.content_hash.is_not(None),
+            )
+            .distinct()
+        )
+        for case_id, content in conn.execute(query):
+            found.setdefault(case_id, set()).add(content)
+    reach = sa.select(sa.exists().where(runs.c.suite == suite, runs.c.started_at <= since))
+    return {"contents": found, "spans_horizon": bool(conn.execute(reach).scalar())}
+
+
 def _runs_query(
     suite: str | None, branch: str | None, exclude_run_id: str | None
 ) -> sa.Select[Any]:
+    """Runs of ``suite``; with ``branch``, the runs of that branch that may form a baseline
+    (a run its summary left out, dirty or with an overridden pipeline, never does)."""
     query = sa.select(runs.c.id, runs.c.run_id)
     if suite is not None:
         query = query.where(runs.c.suite == suite)
     if branch is not None:
         query = query.where(runs.c.branch == branch)
+        query = query.where(sa.or_(runs.c.in_baseline.is_(None), runs.c.in_baseline == sa.true()))
     if exclude_run_id is not None:
         query = query.where(runs.c.run_id != exclude_run_id)
     return query

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The version these definitions describe; ``migrations`` brings older stores up to it."""
 
 metadata = sa.MetaData()
@@ -43,6 +43,9 @@ runs = sa.Table(
     sa.Column("plugin_version", sa.String(40), nullable=True),
     sa.Column("verdict", sa.String(8), nullable=True),
     sa.Column("outputs_stored", sa.Boolean, nullable=False),
+    # Schema 2: a dirty work tree, and whether the run may form a baseline (null: it may).
+    sa.Column("dirty", sa.Boolean, nullable=True),
+    sa.Column("in_baseline", sa.Boolean, nullable=True),
     # The whole report as zlib-compressed JSON: reports are regenerated from it, and it is most
     # of a run's size (answers compress about tenfold).
     sa.Column("report", sa.LargeBinary, nullable=False),
@@ -86,5 +89,8 @@ results = sa.Table(
     sa.Column("answer_sha256", sa.String(64), nullable=True),
     sa.Column("messages", JSONType, nullable=False),
     sa.Column("input_hash", sa.String(64), nullable=False),
+    # Schema 2: the digest of the case's expectations, to tell a changed case from a flaky one.
+    sa.Column("content_hash", sa.String(64), nullable=True),
 )
 sa.Index("ix_ragft_results_run_case", results.c.run_pk, results.c.case_id)
+sa.Index("ix_ragft_results_case", results.c.case_id)
