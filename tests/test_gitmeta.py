@@ -35,7 +35,13 @@ def test_github_pull_request(tmp_path: Path) -> None:
     env = github_env(tmp_path, {"pull_request": {"number": 42, "head": {"sha": HEAD_SHA}}})
     env |= {"GITHUB_HEAD_REF": "feature/faq", "GITHUB_BASE_REF": "develop"}
     assert git_metadata(tmp_path, env, "main") == {
-        "git": {"sha": HEAD_SHA, "branch": "feature/faq", "base_branch": "develop", "pr": 42},
+        "git": {
+            "sha": HEAD_SHA,
+            "branch": "feature/faq",
+            "base_branch": "develop",
+            "pr": 42,
+            "dirty": None,
+        },
         "ci": {"provider": "github", "run_url": "https://github.example/acme/bot/actions/runs/99"},
     }
 
@@ -44,7 +50,13 @@ def test_github_push(tmp_path: Path) -> None:
     env = github_env(tmp_path, {"ref": "refs/heads/main"})
     env["GITHUB_REF_NAME"] = "main"
     meta = git_metadata(tmp_path, env, "main")
-    assert meta["git"] == {"sha": MERGE_SHA, "branch": "main", "base_branch": None, "pr": None}
+    assert meta["git"] == {
+        "sha": MERGE_SHA,
+        "branch": "main",
+        "base_branch": None,
+        "pr": None,
+        "dirty": None,
+    }
     assert meta["ci"]["provider"] == "github"
 
 
@@ -159,7 +171,13 @@ def test_gitlab_merge_request(tmp_path: Path) -> None:
         "CI_JOB_URL": "https://gitlab.example/acme/bot/-/jobs/5",
     }
     assert git_metadata(tmp_path, env, "main") == {
-        "git": {"sha": HEAD_SHA, "branch": "feature-x", "base_branch": "main", "pr": 17},
+        "git": {
+            "sha": HEAD_SHA,
+            "branch": "feature-x",
+            "base_branch": "main",
+            "pr": 17,
+            "dirty": None,
+        },
         "ci": {"provider": "gitlab", "run_url": "https://gitlab.example/acme/bot/-/jobs/5"},
     }
 
@@ -180,7 +198,13 @@ def test_ci_provider(tmp_path: Path, env: dict[str, str], provider: str | None) 
 
 def test_not_a_repository(tmp_path: Path) -> None:
     meta = git_metadata(tmp_path, {}, "main")
-    assert meta["git"] == {"sha": None, "branch": None, "base_branch": None, "pr": None}
+    assert meta["git"] == {
+        "sha": None,
+        "branch": None,
+        "base_branch": None,
+        "pr": None,
+        "dirty": None,
+    }
     assert changed_files(tmp_path, {}, "main") is None
 
 
@@ -230,6 +254,7 @@ def test_real_repository(repo: Path) -> None:
         "branch": "feature",
         "base_branch": "main",
         "pr": None,
+        "dirty": True,  # README.md is changed and not committed
     }
     assert changed_files(repo, {}, "main") == [
         ".gitignore",
@@ -269,3 +294,12 @@ _path = st.text(
 @given(paths=st.lists(_path, max_size=8), separator=st.sampled_from(["\n", ",", ", ", "\r\n"]))
 def test_parse_file_list_round_trip(paths: list[str], separator: str) -> None:
     assert parse_file_list(separator.join(paths)) == [p.strip() for p in paths if p.strip()]
+
+
+def test_a_work_tree_is_dirty_only_with_changes_to_tracked_files(repo: Path) -> None:
+    assert git_metadata(repo, {}, "main")["git"]["dirty"] is False
+    (repo / "reports").mkdir()
+    (repo / "reports" / "ragft-report.json").write_text("{}\n")  # untracked output
+    assert git_metadata(repo, {}, "main")["git"]["dirty"] is False
+    (repo / "README.md").write_text("edited\n")
+    assert git_metadata(repo, {}, "main")["git"]["dirty"] is True

@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from conftest import case_yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -275,8 +276,6 @@ def test_plain_two():
 def test_items_split_over_shards_as_the_rules_say(
     project: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conftest import case_yaml
-
     project.configure()
     project.pipeline()
     project.cases("many", [case_yaml(f"c{i}", "knowledge", "ok") for i in range(11)])

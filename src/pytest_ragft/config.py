@@ -163,6 +163,8 @@ class Settings:
     report: ReportSettings = field(default_factory=ReportSettings)
     matrix: MatrixSettings = field(default_factory=MatrixSettings)
     report_dir: Path | None = None
+    # The settings given on the command line or in the environment, by key, with where.
+    overrides: tuple[tuple[str, str], ...] = ()
     cases_origin: str = "[tool.ragft] cases in pyproject.toml"
 
     def report_path(self, fmt: ReportFormat) -> Path | None:
@@ -630,6 +632,9 @@ def load_settings(
         matrix=MatrixSettings(**merged.get("matrix", {})),
         report_dir=report_dir,
         cases_origin=_cases_origin(origins, pyproject),
+        overrides=tuple(
+            sorted((".".join(map(str, path)), origin) for path, origin in origins.items())
+        ),
         **_floats(top, ("min_pass_ratio", "timeout_s")),
     )
 
@@ -792,6 +797,7 @@ _NOT_HASHED = (
     "baseline_overridden",
     "matrix",
     "cases_origin",
+    "overrides",
 )
 
 

@@ -399,6 +399,9 @@ class RunSummary:
     shards: tuple[str, ...] | None = None
     changes: Changes = Changes()
     shard: Mapping[str, int] | None = None
+    overrides: Mapping[str, str] = field(default_factory=dict)  # setting -> where it came from
+    # Why this run may not form a baseline (dirty, pipeline overridden); empty: it may.
+    left_out: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -445,6 +448,8 @@ class RunSummary:
             data["shards"] = list(self.shards)
         if self.shard is not None:
             data["shard"] = dict(self.shard)
+        data["overrides"] = dict(self.overrides)
+        data["baseline"] = {"counts": not self.left_out, "left_out": list(self.left_out)}
         return data
 
     @classmethod
@@ -481,6 +486,8 @@ class RunSummary:
             cases=tuple(_case(c) for c in _seq(data.get("cases")) if isinstance(c, Mapping)),
             shards=tuple(str(s) for s in shards) if isinstance(shards, list) else None,
             shard=dict(data["shard"]) if isinstance(data.get("shard"), Mapping) else None,
+            overrides={str(k): str(v) for k, v in _map(data.get("overrides")).items()},
+            left_out=tuple(str(r) for r in _seq(_map(data.get("baseline")).get("left_out"))),
             changes=Changes.from_json(
                 data.get("changes"), [c for c in _seq(data.get("cases")) if isinstance(c, Mapping)]
             ),

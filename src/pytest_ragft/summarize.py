@@ -140,6 +140,8 @@ def summarize(inputs: RunInputs) -> RunSummary:
         cases=tuple(cases),
         shards=inputs.shards,
         shard=inputs.shard,
+        overrides=dict(settings.overrides),
+        left_out=left_out_of_baseline(inputs),
         changes=case_changes(cases, inputs.history),
     )
 
@@ -181,6 +183,23 @@ def _change(case: CaseRecord, before: Mapping[str, bool]) -> str | None:
     if before[case.id]:
         return "newly_failing" if failing else "still_passing"
     return "still_failing" if failing else "newly_passing"
+
+
+def left_out_of_baseline(inputs: RunInputs) -> tuple[str, ...]:
+    """Why this run must not form a baseline: a dirty work tree, or a pipeline given on the
+    command line or in the environment, unless the settings allow it."""
+    settings = inputs.settings
+    reasons = []
+    if inputs.meta.get("git", {}).get("dirty") and not settings.baseline_dirty:
+        reasons.append(
+            "the work tree had uncommitted changes (baseline_dirty = true lets such runs count)"
+        )
+    origin = dict(settings.overrides).get("pipeline")
+    if origin is not None and not settings.baseline_overridden:
+        reasons.append(
+            f"the pipeline came from {origin} (baseline_overridden = true lets such runs count)"
+        )
+    return tuple(reasons)
 
 
 def category(records: Sequence[CaseRecord], threshold: float | None) -> Category:

@@ -174,9 +174,24 @@ def git_metadata(rootdir: Path, environ: Mapping[str, str], baseline_branch: str
     if base is None and branch and branch != baseline_branch:
         base = baseline_branch
     return {
-        "git": {"sha": sha, "branch": branch, "base_branch": base, "pr": pr},
+        "git": {
+            "sha": sha,
+            "branch": branch,
+            "base_branch": base,
+            "pr": pr,
+            "dirty": dirty(rootdir),
+        },
         "ci": {"provider": provider, "run_url": run_url},
     }
+
+
+def dirty(rootdir: Path) -> bool | None:
+    """Whether tracked files have uncommitted changes (untracked files, such as reports and
+    the history store, do not count); None outside a git work tree."""
+    status = _git(rootdir, "status", "--porcelain", "--untracked-files=no")
+    if status is None:
+        return None
+    return bool(status.strip())
 
 
 def parse_file_list(value: str) -> list[str]:

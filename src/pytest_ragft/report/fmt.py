@@ -314,3 +314,10 @@ def placed_text(rec: Recommendation) -> str | None:
     words = {"declaration": "declared", "evidence": "measured", "default": "by default"}
     placed = [f"{n} {words.get(how, how)}" for how, n in rec.placed.items() if n]
     return "signal: " + ", ".join(placed) if placed else None
+
+
+def left_out_text(summary: RunSummary) -> str | None:
+    """Why this run does not count toward later runs' baseline; None when it does."""
+    if not summary.left_out:
+        return None
+    return "this run does not count toward the baseline: " + "; ".join(summary.left_out)

@@ -45,7 +45,7 @@ def render_html(summary: RunSummary) -> str:
     verdict = summary.gate.verdict or "unknown"
     body = [
         _header(summary, suite),
-        _verdict(summary.gate),
+        _verdict(summary.gate, fmt.left_out_text(summary)),
         _categories(summary),
         _trends(summary),
         _diagnosis(summary),
@@ -146,7 +146,7 @@ def _ci_link(ci: Mapping[str, Any]) -> str:
     return provider + (f" <code>{_e(url)}</code>" if url else "")
 
 
-def _verdict(gate: Gate) -> str:
+def _verdict(gate: Gate, left_out: str | None = None) -> str:
     verdict = gate.verdict or "unknown"
     cls = {"pass": "pass", "fail": "fail"}.get(verdict, "unknown")
     reason = f'<p class="reason">{_e(gate.reason)}</p>' if gate.reason else ""
@@ -164,7 +164,9 @@ def _verdict(gate: Gate) -> str:
         listing = '<p class="muted">No gate events.</p>'
     return (
         f'<section class="verdict verdict-{cls}" id="verdict">\n'
-        f'<p class="verdict-word">Gate: {_e(verdict.upper())}</p>\n{reason}\n{listing}\n</section>'
+        f'<p class="verdict-word">Gate: {_e(verdict.upper())}</p>\n{reason}\n{listing}\n'
+        + (f'<p class="muted">{_e(left_out.capitalize())}.</p>\n' if left_out else "")
+        + "</section>"
     )
 
 

@@ -152,6 +152,9 @@ def _gate(summary: RunSummary) -> list[str]:
     if warnings:
         lines += ["", "⚠️ Warnings:", ""]
         lines += [_event_line("⚠️", e) for e in warnings[:20]]
+    left_out = fmt.left_out_text(summary)
+    if left_out:
+        lines += ["", f"ℹ️ {escape_md(left_out.capitalize(), limit=_TEXT_CHARS)}"]
     return lines
 
 

@@ -101,6 +101,9 @@ def _notices(summary: RunSummary) -> list[str]:
         )
         more = f" and {len(flaky) - 10} more" if len(flaky) > 10 else ""
         lines.append(f"flaky: {shown}{more}")
+    left_out = fmt.left_out_text(summary)
+    if left_out:
+        lines.append(f"note: {escape_terminal(left_out, limit=400)}")
     gate = summary.gate
     for event in gate.with_action("comment"):
         lines.append(f"notice: {escape_terminal(fmt.event_text(event), limit=300)}")
