@@ -443,7 +443,7 @@ def cmd_trend(args: argparse.Namespace) -> int:
                 print("  ".join(f"{k}={v}" for k, v in point.items()))
             return 0
         series = store.series(settings.suite, last=args.last)
-        flaky = store.flaky_cases(settings.suite, last=args.last)
+        flaky = _flaky_now(store, settings.suite, args.last, args.kind)
     if not series:
         print(f"no runs of suite {settings.suite!r} in {store.location}")
         return 0
@@ -457,8 +457,25 @@ def cmd_trend(args: argparse.Namespace) -> int:
     if flaky:
         print("flaky cases:")
         for f in flaky:
-            print("  " + "  ".join(f"{k}={v}" for k, v in f.items()))
+            print(f"  {f.id}  {f.rule}: {f.detail}")
     return 0
+
+
+def _flaky_now(store: Any, suite: str, last: int, kind: str | None) -> list[Any]:
+    """The latest run's flaky cases over the ``last`` runs, of ``kind`` only when given."""
+    from pytest_ragft.flaky import flaky_cases
+    from pytest_ragft.runsummary import RunSummary
+
+    report = store.get_report(None, suite)
+    if report is None:
+        return []
+    latest = RunSummary.from_json(report)
+    earlier = {
+        case_id: [o for o in seen if o.run_id != latest.run_id]
+        for case_id, seen in store.observations(suite, last=last).items()
+    }
+    cases = [c for c in latest.cases if kind is None or c.kind == kind]
+    return flaky_cases(cases, earlier, run_id=latest.run_id, sha=latest.git.get("sha"))
 
 
 def _latest_report(args: argparse.Namespace, run_id: str | None = None) -> dict[str, Any]:

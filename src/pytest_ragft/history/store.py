@@ -303,6 +303,14 @@ class HistoryStore:
         series: list[dict[str, Any]] = self._read(work)
         return series
 
+    def observations(self, suite: str, *, last: int = 10) -> dict[str, list[Observation]]:
+        """Each case's outcome, commit and expectations digest in the latest ``last`` runs,
+        oldest first: what flakiness is judged from."""
+        found: dict[str, list[Observation]] = self._read(
+            lambda conn: _observations(conn, suite, last)
+        )
+        return found
+
     def flaky_cases(self, suite: str, *, last: int = 10) -> list[dict[str, Any]]:
         """Cases whose outcome flipped in the latest ``last`` runs while their input stayed the
         same, or whose repeats disagreed within a run; most flips first."""
