@@ -659,7 +659,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
     import uuid
 
     from pytest_ragft.history.context import open_history
-    from pytest_ragft.merge import merge_reports
+    from pytest_ragft.merge import merge_inputs
+    from pytest_ragft.summarize import summarize
 
     settings = _settings(args)
     _check_mergeable(args.files, reports, settings)
@@ -681,7 +682,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     try:
         try:
             context = opened.context if opened is not None else None
-            merged = merge_reports(reports, settings, context, run_id=run_id)
+            merged = summarize(merge_inputs(reports, settings, context, run_id))
         except ValueError as exc:
             raise CliError(str(exc)) from None
         write_json(merged.to_json(), args.output)

@@ -235,18 +235,8 @@ def upsert_comment(
 
     All of it within ``budget_s`` seconds, waits included; see ``sticky.Engine.upsert``.
     """
-    import httpx
-
-    own_client = client is None
-    http = client if client is not None else httpx.Client(follow_redirects=False)
-    engine = sticky.Engine(
-        GitHubForge(ctx), http, sticky.Budget(budget_s, clock=clock, sleep=sleep), max_retries + 1
-    )
-    try:
-        posted = engine.upsert(body, suite, create=create)
-    finally:
-        if own_client:
-            http.close()
+    options = sticky.Options(client, max_retries, sleep, clock, budget_s)
+    posted = sticky.post(GitHubForge(ctx), body, suite, create=create, options=options)
     return CommentResult(posted.action, posted.url, posted.note_id, "; ".join(posted.notes) or None)
 
 

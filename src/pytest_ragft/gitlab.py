@@ -226,15 +226,5 @@ def upsert_note(
     budget_s: float = sticky.BUDGET_S,
 ) -> sticky.Posted:
     """Update this suite's note on the merge request, else create it if ``create``."""
-    import httpx
-
-    own_client = client is None
-    http = client if client is not None else httpx.Client(follow_redirects=False)
-    budget = sticky.Budget(budget_s, clock=clock, sleep=sleep)
-    try:
-        return sticky.Engine(GitLabForge(ctx), http, budget, max_retries + 1).upsert(
-            body, suite, create=create
-        )
-    finally:
-        if own_client:
-            http.close()
+    options = sticky.Options(client, max_retries, sleep, clock, budget_s)
+    return sticky.post(GitLabForge(ctx), body, suite, create=create, options=options)

@@ -14,7 +14,6 @@ from pytest_ragft.finish import assemble, now, partial_reason, suite_cases
 from pytest_ragft.model import CaseRecord
 
 if TYPE_CHECKING:
-    from pytest_ragft.runsummary import RunSummary
     from pytest_ragft.summarize import HistoryContext, RunInputs
 
 
@@ -52,6 +51,7 @@ def merge_inputs(
         raise ValueError("no reports to merge")
     records = pooled_records(reports)
     first = min(reports, key=lambda r: r["started_at"])
+    settings = replace(settings, suite=str(first["suite"]))  # the run is the shards' suite
     last = max(reports, key=lambda r: r.get("finished_at") or r["started_at"])
     cases = suite_cases(settings, check_names(BUILTIN_CHECKS))
     return assemble(
@@ -68,16 +68,3 @@ def merge_inputs(
         partial=partial_reason(cases, records, stopped=False, ran="are in the shards"),
         shards=tuple(r["run_id"] for r in reports),
     )
-
-
-def merge_reports(
-    reports: Sequence[Mapping[str, Any]],
-    settings: Settings,
-    history: HistoryContext | None = None,
-    run_id: str | None = None,
-) -> RunSummary:
-    """One summary of the shards' reports."""
-    from pytest_ragft.summarize import summarize
-
-    summary = summarize(merge_inputs(reports, settings, history, run_id))
-    return replace(summary, suite=min(reports, key=lambda r: r["started_at"])["suite"])

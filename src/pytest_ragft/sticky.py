@@ -518,3 +518,30 @@ def pick(notes: list[Note], key: str, me: int | None) -> Note | None:
 
 def _latest(notes: list[Note]) -> Note:
     return max(notes, key=lambda n: (n.updated, n.id))
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a post may run: a client to use (tests), retries, and the time budget."""
+
+    client: httpx.Client | None = None
+    max_retries: int = 4
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    budget_s: float = BUDGET_S
+
+
+def post(forge: Any, body: str, suite: str, *, create: bool, options: Options) -> Posted:
+    """Find this suite's note through ``forge`` and update it, else create it if ``create``,
+    within the options' budget; a client made here is closed here."""
+    import httpx
+
+    http = options.client or httpx.Client(follow_redirects=False)
+    budget = Budget(options.budget_s, clock=options.clock, sleep=options.sleep)
+    try:
+        return Engine(forge, http, budget, options.max_retries + 1).upsert(
+            body, suite, create=create
+        )
+    finally:
+        if options.client is None:
+            http.close()
