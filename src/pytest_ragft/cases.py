@@ -349,9 +349,26 @@ def _schema() -> dict[str, Any]:
 
 @functools.cache
 def _validator(definition: str) -> jsonschema.protocols.Validator:
+    """A validator of one definition with its local ``$ref``s written out once: resolving them
+    on every case was most of the time a large case file took to load."""
     schema = _schema()
-    sub = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
-    return jsonschema.Draft202012Validator(sub)
+    defs = schema["$defs"]
+    inlined = _inline(defs[definition], defs, (definition,))
+    return jsonschema.Draft202012Validator({"$schema": schema["$schema"], "$defs": defs, **inlined})
+
+
+def _inline(node: Any, defs: Mapping[str, Any], seen: tuple[str, ...]) -> Any:
+    """``node`` with each bare ``{"$ref": "#/$defs/x"}`` replaced by ``x`` (a ref back into a
+    definition being inlined stays a ref)."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if len(node) == 1 and isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref.removeprefix("#/$defs/")
+            return node if name in seen else _inline(defs[name], defs, (*seen, name))
+        return {key: _inline(value, defs, seen) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline(value, defs, seen) for value in node]
+    return node
 
 
 class CaseBuilder:
