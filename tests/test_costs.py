@@ -234,3 +234,19 @@ def test_the_baseline_cases_figures_come_from_the_stored_report(tmp_path: Path) 
     after = summary(tmp_path, [spending("a", (1.0,), cost=(0.004,))], table=table, history=context)
     assert [e.event for e in after.gate.events] == ["cost_regression"]
     assert after.gate.verdict == "fail"
+
+
+def test_every_renderer_shows_the_usage_line_only_when_cases_ran(tmp_path: Path) -> None:
+    from pytest_ragft.report.html import render_html
+    from pytest_ragft.report.markdown import render_markdown
+    from pytest_ragft.report.terminal import terminal_lines
+
+    records = [spending("a", (0.5,), tokens=((1000, 200),), cost=(0.25,))]
+    made = summary(tmp_path, records)
+    line = "latency p50 500 ms, p95 500 ms; 1,200 tokens/case (1,200 in all); cost 0.25/case"
+    assert f"usage: {line} (0.25 in all)" in terminal_lines(made)
+    assert f"- all: {line} (0.25 in all)" in render_markdown(made)
+    assert f"<strong>knowledge</strong>: {line} (0.25 in all)" in render_html(made)
+    empty = summary(tmp_path, [])
+    assert not [t for t in terminal_lines(empty) if t.startswith("usage:")]
+    assert "Latency, tokens and cost" not in render_markdown(empty) + render_html(empty)
