@@ -332,6 +332,13 @@ def seconds(value: float) -> str:
     return f"{value:.2f} s" if value >= 1 else f"{value * 1000:.3g} ms"
 
 
+def amount(value: float) -> str:
+    """A cost without an exponent: ``0.000079``, ``0.25``, ``1,234.50``."""
+    if abs(value) >= 1:
+        return f"{value:,.2f}"
+    return f"{value:.6f}".rstrip("0").rstrip(".") or "0"
+
+
 def usage_text(usage: Usage) -> str:
     """``latency p50 840 ms, p95 1.32 s; 150 tokens/case (1,200 in all); cost 0.0012/case
     (0.0096 in all)``; empty when no case ran."""
@@ -343,7 +350,8 @@ def usage_text(usage: Usage) -> str:
             f"{usage.tokens_per_case:,.0f} tokens/case ({usage.tokens_total or 0:,} in all)"
         )
     if usage.cost_per_case is not None:
-        parts.append(f"cost {usage.cost_per_case:.4g}/case ({usage.cost_total or 0.0:.4g} in all)")
+        total = amount(usage.cost_total or 0.0)
+        parts.append(f"cost {amount(usage.cost_per_case)}/case ({total} in all)")
     return "; ".join(parts)
 
 
