@@ -1148,7 +1148,10 @@ def test_schema_describes_every_key() -> None:
             full = f"{where}.{key}"
             assert sub.get("description"), full
             in_cost = where == "tool.ragft.checklist.cost" and key != "per_query_saving"
-            if full not in no_default and not in_cost and not where.endswith("[]"):
+            unset_is_no_limit = where == "tool.ragft.budgets"
+            if full not in no_default and not (
+                in_cost or unset_is_no_limit or where.endswith("[]")
+            ):
                 assert "default" in sub, full
 
 

@@ -12,6 +12,7 @@ from pytest_ragft.cli import main
 
 # What differs between any two runs of the same suite: when, which run, how long.
 _VOLATILE = {"run_id", "started_at", "finished_at", "duration_s", "latency_s", "shards", "shard"}
+_VOLATILE |= {"latency_p50_s", "latency_p95_s"}  # timings, like latency_s
 
 
 def _same_parts(value: Any) -> Any:

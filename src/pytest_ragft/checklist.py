@@ -420,6 +420,22 @@ def answer_cost(
     behavior_bound_failed: int,
     total_cases: int,
     horizon_months: int,
+    *,
+    measured_per_query: float | None = None,
+) -> dict[str, Any]:
+    """Question 5 from the declared figures, with the cost per query this run measured (the
+    pipeline's metadata ``cost``) beside them, so a stale declared figure shows."""
+    found = declared_cost(cost, behavior_bound_failed, total_cases, horizon_months)
+    if measured_per_query is not None:
+        found["evidence"] += f"; measured cost per query {_money(measured_per_query)}"
+    return found
+
+
+def declared_cost(
+    cost: Mapping[str, float] | None,
+    behavior_bound_failed: int,
+    total_cases: int,
+    horizon_months: int,
 ) -> dict[str, Any]:
     """Question 5: the monthly gain of fixing behavior failures covers the monthly cost.
 

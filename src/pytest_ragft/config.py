@@ -91,8 +91,21 @@ class GateSettings:
     regression: Action = "fail"
     finetune_ready: Action = "comment"
     finetune_blocked: Action = "fail"
+    over_budget: Action = "fail"
+    cost_regression: Action = "fail"
     finetune_paths: tuple[str, ...] = ("finetune/**", "adapters/**")
     case_failures: CaseFailures = "gate"
+
+
+@dataclass(frozen=True)
+class BudgetSettings:
+    """Limits on latency, tokens and cost per case (None: no limit), and the largest relative
+    rise of each against the baseline on the cases both runs share."""
+
+    latency_p95_s: float | None = None
+    cost_per_case: float | None = None
+    tokens_per_case: float | None = None
+    max_increase: float | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +175,7 @@ class Settings:
     gate: GateSettings = field(default_factory=GateSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     matrix: MatrixSettings = field(default_factory=MatrixSettings)
+    budgets: BudgetSettings = field(default_factory=BudgetSettings)
     report_dir: Path | None = None
     # The settings given on the command line or in the environment, by key, with where.
     overrides: tuple[tuple[str, str], ...] = ()
@@ -577,6 +591,9 @@ def _overrides(
 # Loading
 
 
+_TABLES = ("cases", "suite", "thresholds", "checklist", "gate", "report", "matrix", "budgets")
+
+
 def load_settings(
     rootdir: Path,
     table: Mapping[str, Any] | None,
@@ -611,11 +628,7 @@ def load_settings(
     cost = checklist.pop("cost", None)
     checklist.pop("owned_until", None)
     gate = dict(merged.get("gate", {}))
-    top = {
-        k: v
-        for k, v in merged.items()
-        if k not in ("cases", "suite", "thresholds", "checklist", "gate", "report", "matrix")
-    }
+    top = {k: v for k, v in merged.items() if k not in _TABLES}
     return Settings(
         rootdir=rootdir,
         pyproject=pyproject,
@@ -630,6 +643,7 @@ def load_settings(
         gate=GateSettings(**_tuples(gate)),
         report=ReportSettings(**merged.get("report", {})),
         matrix=MatrixSettings(**merged.get("matrix", {})),
+        budgets=BudgetSettings(**_floats(merged.get("budgets", {}))),
         report_dir=report_dir,
         cases_origin=_cases_origin(origins, pyproject),
         overrides=tuple(
@@ -796,9 +810,13 @@ _NOT_HASHED = (
     "baseline_dirty",
     "baseline_overridden",
     "matrix",
+    "budgets",  # limits the results are judged by, not what shapes them
     "cases_origin",
     "overrides",
 )
+
+
+_GATE_ADDED = ("over_budget", "cost_regression")
 
 
 def config_hash(settings: Settings) -> str:
@@ -809,6 +827,11 @@ def config_hash(settings: Settings) -> str:
     import hashlib
 
     data = {k: v for k, v in asdict(settings).items() if k not in _NOT_HASHED}
+    # Gate events added since hashes were first stored count only when set away from their
+    # default, so an unchanged configuration keeps its hash across an upgrade.
+    for name in _GATE_ADDED:
+        if data["gate"][name] == getattr(GateSettings, name):
+            del data["gate"][name]
     # Whether an entry may match nothing does not change what the matched files hold.
     data["cases"] = [{k: v for k, v in c.items() if k != "optional"} for c in data["cases"]]
     text = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))

@@ -156,6 +156,10 @@ class RepeatRecord:
     error: str | None = None
     scores: dict[str, float] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
+    # From the result's ``metadata`` (costs.usage): None where the pipeline did not say.
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost: float | None = None
 
 
 @dataclass

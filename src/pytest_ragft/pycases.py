@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_ragft import diagnosis
+from pytest_ragft import costs, diagnosis
 from pytest_ragft.model import (
     KINDS,
     CallError,
@@ -150,6 +150,7 @@ def record_for(
         sources=list(result.sources) if result else [],
         latency_s=round(report.duration, 6),
         error=error.message if error else None,
+        **(costs.usage(result.metadata) if result else {}),
     )
     failures = [CheckOutcome("assert", False, message)] if outcome == "failed" else []
     diagnosed = Diagnosed()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pytest_ragft import checks as checks_mod
-from pytest_ragft import diagnosis
+from pytest_ragft import costs, diagnosis
 from pytest_ragft.model import (
     CallError,
     Case,
@@ -162,6 +162,7 @@ class Runner:
             sources=list(call.sources),
             latency_s=round(call.latency_s, 6),
             scores={o.check: o.score for o in outcomes if o.score is not None},
+            **costs.usage(call.metadata),
         ), failed
 
     async def _diagnose(

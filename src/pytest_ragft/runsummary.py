@@ -337,6 +337,39 @@ class SeriesPoint:
         )
 
 
+@dataclass(frozen=True)
+class Usage:
+    """Latency, tokens and cost of a group of cases: per case (the mean of its calls) and in
+    total (every call). A figure no case reported is None."""
+
+    cases: int = 0
+    calls: int = 0
+    latency_p50_s: float | None = None
+    latency_p95_s: float | None = None
+    tokens_per_case: float | None = None
+    tokens_total: int | None = None
+    cost_per_case: float | None = None
+    cost_total: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Usage:
+        data = _map(data)
+        total = data.get("tokens_total")
+        return cls(
+            cases=_int(data.get("cases")),
+            calls=_int(data.get("calls")),
+            latency_p50_s=_float(data.get("latency_p50_s")),
+            latency_p95_s=_float(data.get("latency_p95_s")),
+            tokens_per_case=_float(data.get("tokens_per_case")),
+            tokens_total=_int(total) if isinstance(total, int) else None,
+            cost_per_case=_float(data.get("cost_per_case")),
+            cost_total=_float(data.get("cost_total")),
+        )
+
+
 CHANGE_LISTS = ("newly_failing", "newly_passing", "still_failing", "new", "removed")
 
 
@@ -402,6 +435,8 @@ class RunSummary:
     overrides: Mapping[str, str] = field(default_factory=dict)  # setting -> where it came from
     # Why this run may not form a baseline (dirty, pipeline overridden); empty: it may.
     left_out: tuple[str, ...] = ()
+    # Latency, tokens and cost: "all" for the run, then each category.
+    usage: Mapping[str, Usage] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -450,6 +485,7 @@ class RunSummary:
             data["shard"] = dict(self.shard)
         data["overrides"] = dict(self.overrides)
         data["baseline"] = {"counts": not self.left_out, "left_out": list(self.left_out)}
+        data["usage"] = {k: u.to_json() for k, u in self.usage.items()}
         return data
 
     @classmethod
@@ -488,6 +524,7 @@ class RunSummary:
             shard=dict(data["shard"]) if isinstance(data.get("shard"), Mapping) else None,
             overrides={str(k): str(v) for k, v in _map(data.get("overrides")).items()},
             left_out=tuple(str(r) for r in _seq(_map(data.get("baseline")).get("left_out"))),
+            usage={str(k): Usage.from_json(v) for k, v in _map(data.get("usage")).items()},
             changes=Changes.from_json(
                 data.get("changes"), [c for c in _seq(data.get("cases")) if isinstance(c, Mapping)]
             ),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from pytest_ragft import checklist, diagnosis, stats
+from pytest_ragft import checklist, costs, diagnosis, stats
 from pytest_ragft.diagnosis import BEHAVIOR_BOUND
 from pytest_ragft.flaky import Observation, flaky_cases
 from pytest_ragft.model import DIAGNOSES, KINDS, CaseRecord
@@ -31,6 +31,7 @@ from pytest_ragft.runsummary import (
     RegressionTest,
     RunSummary,
     SeriesPoint,
+    Usage,
 )
 from pytest_ragft.signals import PLACED_BY, place
 from pytest_ragft.suite import nothing_evaluated
@@ -56,6 +57,8 @@ class HistoryContext:
     case_contents: Mapping[str, Collection[str]] = field(default_factory=dict)
     spans_horizon: bool = False
     baseline_run_id: str | None = None  # the latest baseline run, which changes compare with
+    # case id -> measure -> value in the latest baseline run (costs.case_measures)
+    baseline_measures: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -103,10 +106,12 @@ def summarize(inputs: RunInputs) -> RunSummary:
     categories = {kind: t.category for kind, t in tested.items()}
     failed = [c for c in cases if c.outcome in ("failed", "error")]
     counts = diagnosis_counts(failed)
-    answers = answer_questions(categories, counts, inputs)
+    usage = usage_by_category(cases)
+    answers = answer_questions(categories, counts, inputs, usage["all"].cost_per_case)
     events = [e for t in tested.values() for e in t.events]
     events += threshold_events(categories)
     events += finetune_events(answers, inputs.changed_files, settings)
+    events += spending_events(usage["all"], cases, inputs)
     return RunSummary(
         suite=settings.suite,
         run_id=inputs.run_id,
@@ -143,6 +148,28 @@ def summarize(inputs: RunInputs) -> RunSummary:
         overrides=dict(settings.overrides),
         left_out=left_out_of_baseline(inputs),
         changes=case_changes(cases, inputs.history),
+        usage=usage,
+    )
+
+
+def usage_by_category(cases: Sequence[CaseRecord]) -> dict[str, Usage]:
+    """Latency, tokens and cost of the run ("all") and of each category with cases."""
+    found = {"all": costs.usage_of(cases)}
+    for kind in KINDS:
+        mine = [c for c in cases if c.kind == kind]
+        if mine:
+            found[kind] = costs.usage_of(mine)
+    return found
+
+
+def spending_events(run: Usage, cases: Sequence[CaseRecord], inputs: RunInputs) -> list[GateEvent]:
+    """``over_budget`` against ``[tool.ragft.budgets]``; ``cost_regression`` against the
+    latest baseline run's cases."""
+    budgets = inputs.settings.budgets
+    history = inputs.history
+    before = history.baseline_measures if history else {}
+    return costs.budget_events(run, budgets) + costs.rise_events(
+        cases, before, budgets.max_increase
     )
 
 
@@ -388,7 +415,10 @@ def recommend(
 
 
 def answer_questions(
-    categories: Mapping[str, Category], counts: Mapping[str, int], inputs: RunInputs
+    categories: Mapping[str, Category],
+    counts: Mapping[str, int],
+    inputs: RunInputs,
+    cost_per_query: float | None = None,
 ) -> list[Answer]:
     """The five answers, each from the checklist's pure rules."""
     settings, history = inputs.settings, inputs.history
@@ -416,7 +446,9 @@ def answer_questions(
         ),
         checklist.answer_training_data(audit, cl.min_training_examples),
         checklist.answer_owner(cl.owner, cl.owned_until, cl.horizon_months, inputs.today),
-        checklist.answer_cost(cost, bound, total_cases, cl.horizon_months),
+        checklist.answer_cost(
+            cost, bound, total_cases, cl.horizon_months, measured_per_query=cost_per_query
+        ),
     ]
     return [Answer.from_json(a) for a in answers]
 

@@ -13,6 +13,8 @@ from support_bot.generator import compose, to_json
 from support_bot.retriever import default_retriever, tokenize
 
 TOP_K = 3
+# What a call costs, in dollars per 1,000 tokens (reported as metadata "cost").
+PRICE_PER_1K = {"prompt": 0.0005, "completion": 0.0015}
 
 Message = dict[str, str]
 
@@ -48,14 +50,20 @@ def answer(
     if format == "json":
         text = to_json(text, [sources[rank] for rank in reply.used])
 
+    prompt_tokens = len(tokenize(question)) + sum(len(p.split()) for p in passages)
+    completion_tokens = len(text.split())
+    cost = (
+        prompt_tokens * PRICE_PER_1K["prompt"] + completion_tokens * PRICE_PER_1K["completion"]
+    ) / 1000
     return {
         "answer": text,
         "contexts": passages,
         "sources": sources,
         "metadata": {
             "model": "acme-extractive-1",
-            "prompt_tokens": len(tokenize(question)) + sum(len(p.split()) for p in passages),
-            "completion_tokens": len(text.split()),
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "cost": round(cost, 8),
             "retrieval_scores": scores,
         },
     }

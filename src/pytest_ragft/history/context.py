@@ -60,6 +60,7 @@ def read_context(
         baseline_count=base.count,
         series=known.series,
         baseline_run_id=base.run_ids[0] if base.run_ids else None,
+        baseline_measures=base.case_measures,
         case_history=known.observations,
         case_contents=known.contents,
         spans_horizon=known.spans_horizon,

@@ -39,6 +39,8 @@ class Baseline:
     latest_outcomes: dict[str, tuple[str, bool]] = field(default_factory=dict)
     """case id -> (kind, passed) in the latest baseline run, for paired tests."""
     count: int = 0
+    case_measures: dict[str, dict[str, float]] = field(default_factory=dict)
+    """case id -> measure -> value in the latest baseline run (costs.case_measures)."""
 
 
 @dataclass(frozen=True)
@@ -504,7 +506,17 @@ def _baseline(
         pooled=pooled,
         latest_outcomes=latest,
         count=len(picked),
+        case_measures=_case_measures(conn, pks[0]),
     )
+
+
+def _case_measures(conn: sa.Connection, run_pk: int) -> dict[str, dict[str, float]]:
+    """Each case's measures in a stored run, read from its report (the tables keep none)."""
+    from pytest_ragft.costs import case_measures
+    from pytest_ragft.runsummary import RunSummary
+
+    report = unpack(conn.execute(sa.select(runs.c.report).where(runs.c.id == run_pk)).scalar())
+    return case_measures(RunSummary.from_json(report).cases) if report else {}
 
 
 def _count_runs(

@@ -22,6 +22,7 @@ from pytest_ragft.runsummary import (
     GateEvent,
     Recommendation,
     RunSummary,
+    Usage,
 )
 from pytest_ragft.wording import plural
 
@@ -321,3 +322,42 @@ def left_out_text(summary: RunSummary) -> str | None:
     if not summary.left_out:
         return None
     return "this run does not count toward the baseline: " + "; ".join(summary.left_out)
+
+
+USAGE_ORDER = ("all", *CATEGORY_ORDER)
+
+
+def seconds(value: float) -> str:
+    """``1.25 s`` from a second on, ``840 ms`` below it."""
+    return f"{value:.2f} s" if value >= 1 else f"{value * 1000:.3g} ms"
+
+
+def amount(value: float) -> str:
+    """A cost without an exponent: ``0.000079``, ``0.25``, ``1,234.50``."""
+    if abs(value) >= 1:
+        return f"{value:,.2f}"
+    return f"{value:.6f}".rstrip("0").rstrip(".") or "0"
+
+
+def usage_text(usage: Usage) -> str:
+    """``latency p50 840 ms, p95 1.32 s; 150 tokens/case (1,200 in all); cost 0.0012/case
+    (0.0096 in all)``; empty when no case ran."""
+    if not usage.cases or usage.latency_p50_s is None or usage.latency_p95_s is None:
+        return ""
+    parts = [f"latency p50 {seconds(usage.latency_p50_s)}, p95 {seconds(usage.latency_p95_s)}"]
+    if usage.tokens_per_case is not None:
+        parts.append(
+            f"{usage.tokens_per_case:,.0f} tokens/case ({usage.tokens_total or 0:,} in all)"
+        )
+    if usage.cost_per_case is not None:
+        total = amount(usage.cost_total or 0.0)
+        parts.append(f"cost {amount(usage.cost_per_case)}/case ({total} in all)")
+    return "; ".join(parts)
+
+
+def usage_rows(summary: RunSummary) -> list[tuple[str, str]]:
+    """(group, text) for the run ("all") and each category with something to say."""
+    rows = [
+        (name, usage_text(summary.usage[name])) for name in USAGE_ORDER if name in summary.usage
+    ]
+    return [(name, text) for name, text in rows if text]

@@ -48,6 +48,7 @@ def render_html(summary: RunSummary) -> str:
         _verdict(summary.gate, fmt.left_out_text(summary)),
         _categories(summary),
         _trends(summary),
+        _usage(summary),
         _diagnosis(summary),
         _changes(summary),
         _checklist(summary),
@@ -179,6 +180,15 @@ def _categories(summary: RunSummary) -> str:
     if tags:
         tag_table = f"<h3>By tag</h3>\n{_category_table(tags, 'tag')}"
     return f'<section id="categories">\n<h2>Pass rates</h2>\n{table}\n{tag_table}\n</section>'
+
+
+def _usage(summary: RunSummary) -> str:
+    """Latency, tokens and cost of the run and of each category."""
+    rows = fmt.usage_rows(summary)
+    if not rows:
+        return ""
+    items = "".join(f"<li><strong>{_e(g)}</strong>: {_e(t)}</li>" for g, t in rows)
+    return f'<section id="usage">\n<h2>Latency, tokens and cost</h2>\n<ul>{items}</ul>\n</section>'
 
 
 def _category_row(name: str, group: Category) -> str:

@@ -122,6 +122,14 @@ def _tag_table(summary: RunSummary) -> list[str]:
     return [*lines, "", "</details>"]
 
 
+def _usage(summary: RunSummary) -> list[str]:
+    """Latency, tokens and cost of the run and of each category, a line each."""
+    rows = fmt.usage_rows(summary)
+    if not rows:
+        return []
+    return ["**Latency, tokens and cost**", "", *(f"- {g}: {escape_md(t)}" for g, t in rows)]
+
+
 def _event_line(icon: str, event: GateEvent) -> str:
     detail = escape_md(event.detail, limit=_TEXT_CHARS)
     return f"- {icon} **{escape_md(event.event)}**: {detail}"
@@ -420,6 +428,7 @@ def render_markdown(summary: RunSummary, *, limit: int = DEFAULT_LIMIT) -> str:
             _gate(summary),
             _category_table(summary),
             _tag_table(summary),
+            _usage(summary),
             _diagnosis(summary),
             _changes(summary),
             _checklist(summary),

@@ -90,6 +90,12 @@ def _checklist(summary: RunSummary) -> list[str]:
     return ["checklist: " + "  ".join(parts)]
 
 
+def _usage(summary: RunSummary) -> list[str]:
+    """The run's latency, tokens and cost, one line."""
+    rows = dict(fmt.usage_rows(summary))
+    return [f"usage: {escape_terminal(rows['all'], limit=300)}"] if "all" in rows else []
+
+
 def _notices(summary: RunSummary) -> list[str]:
     """Flaky cases, then the gate events that only inform, then the verdict."""
     lines = []
@@ -125,6 +131,7 @@ def terminal_lines(summary: RunSummary) -> list[str]:
         *_categories(summary),
         *_diagnosis(summary),
         *_changes(summary),
+        *_usage(summary),
         *_checklist(summary),
         "recommendation: " + escape_terminal(rec, limit=200),
         *_notices(summary),
