@@ -7,6 +7,7 @@ import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from records import case
 
 from pytest_ragft.model import CaseRecord
 from pytest_ragft.stats import wilson_interval
@@ -17,7 +18,6 @@ from pytest_ragft.variants import (
     holm,
     paired_difference_interval,
 )
-from tests.records import case
 
 Table = tuple[int, int, int, int]  # both passed, main only, variant only, neither
 
