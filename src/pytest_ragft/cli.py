@@ -531,7 +531,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         after = _stored(store, settings, args.runs[1])
     margin = args.margin
     if margin is None:
-        margin = getattr(getattr(settings, "variants", None), "margin", 0.05)
+        margin = settings.variants.rules.margin
     if not 0.0 < margin < 1.0:
         raise CliError(f"--margin must be between 0 and 1, got {margin}")
     name = fmt.short_run(after.run_id)
