@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from records import case
+from records import case, summary
 
 from pytest_ragft.model import CaseRecord
+from pytest_ragft.report.jsonfile import schema_problem
+from pytest_ragft.report.terminal import terminal_lines
+from pytest_ragft.runsummary import RunSummary
 from pytest_ragft.stats import wilson_interval
 from pytest_ragft.variants import (
     Comparison,
@@ -173,3 +177,25 @@ def test_the_paired_interval_holds_the_difference_and_mirrors(
     assert -1.0 <= low <= diff + 1e-12 and diff - 1e-12 <= high <= 1.0
     mirrored = paired_difference_interval(a, c, b, d)
     assert mirrored == pytest.approx((-high, -low), abs=1e-9)
+
+
+def test_the_run_summary_carries_the_variants_to_json_and_the_terminal(tmp_path: Path) -> None:
+    main, variant = _pipelines({"behavior": (8, 1, 9, 2), "knowledge": (30, 0, 0, 10)})
+    table = {
+        "variants": {"json_prompt": {"pipeline": "bot:v2", "role": "prompt", "target": "behavior"}}
+    }
+    made = summary(tmp_path, main, table=table, variant_records={"json_prompt": variant})
+    assert made.variants is not None
+    v2 = made.variants.variants[0]
+    assert (v2.role, v2.target, v2.replaces) == ("prompt", "behavior", True)
+    assert made.gate.verdict == summary(tmp_path, main, table=table).gate.verdict
+    data = made.to_json()
+    problem = schema_problem(data)
+    assert problem is None, problem
+    assert RunSummary.from_json(data).variants == made.variants
+    lines = terminal_lines(made)
+    assert (
+        "variant json_prompt (prompt): behavior better, knowledge no worse; may replace main"
+        in lines
+    )
+    assert "variants" not in summary(tmp_path, main).to_json()

@@ -613,6 +613,10 @@ def _overrides(
 # Loading
 
 
+# The keys load_settings reads into their own Settings fields.
+_TABLES = ("cases", "suite", "thresholds", "checklist", "gate", "report", "matrix")
+
+
 def load_settings(
     rootdir: Path,
     table: Mapping[str, Any] | None,
@@ -640,7 +644,7 @@ def load_settings(
     owned = checklist_table.get("owned_until") if isinstance(checklist_table, dict) else None
     owned_until = _owned_until(owned, problems)
     report_dir = _report_dir(rootdir, cli.get("ragft_report_dir"))
-    variants = _variants(merged.get("variants"), cli, problems)
+    variants = _variants(merged.pop("variants", None), cli, problems)
     problems.raise_if_any()
 
     suite = merged.get("suite") or _project_name(pyproject) or rootdir.name
@@ -648,12 +652,7 @@ def load_settings(
     cost = checklist.pop("cost", None)
     checklist.pop("owned_until", None)
     gate = dict(merged.get("gate", {}))
-    top = {
-        k: v
-        for k, v in merged.items()
-        if k not in ("cases", "suite", "thresholds", "checklist", "gate", "report", "matrix")
-        and k != "variants"
-    }
+    top = {k: v for k, v in merged.items() if k not in _TABLES}
     return Settings(
         rootdir=rootdir,
         pyproject=pyproject,

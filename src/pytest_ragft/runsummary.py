@@ -14,6 +14,7 @@ from typing import Any
 
 from pytest_ragft.flaky import FlakyCase
 from pytest_ragft.model import DIAGNOSES, CaseRecord
+from pytest_ragft.variants import Comparison
 
 SCHEMA_VERSION = 1
 
@@ -402,6 +403,7 @@ class RunSummary:
     overrides: Mapping[str, str] = field(default_factory=dict)  # setting -> where it came from
     # Why this run may not form a baseline (dirty, pipeline overridden); empty: it may.
     left_out: tuple[str, ...] = ()
+    variants: Comparison | None = None  # the run's variants against the main pipeline
 
     @property
     def complete(self) -> bool:
@@ -450,6 +452,8 @@ class RunSummary:
             data["shard"] = dict(self.shard)
         data["overrides"] = dict(self.overrides)
         data["baseline"] = {"counts": not self.left_out, "left_out": list(self.left_out)}
+        if self.variants is not None:
+            data["variants"] = self.variants.to_json()
         return data
 
     @classmethod
@@ -491,6 +495,7 @@ class RunSummary:
             changes=Changes.from_json(
                 data.get("changes"), [c for c in _seq(data.get("cases")) if isinstance(c, Mapping)]
             ),
+            variants=Comparison.from_json(data["variants"]) if data.get("variants") else None,
         )
 
 
