@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 from conftest import Project, case_yaml
+from records import case, summary
 from reportdata import build_report
 
 from pytest_ragft.cli import main
@@ -569,3 +570,34 @@ def test_merge_of_some_shards_only_is_reported_but_not_stored(
     assert "not stored in history: 2 of 4 file cases are in the shards" in err
     assert project.report("m.json")["complete"] is False
     assert not (project.path / ".ragft" / "history.sqlite").exists() or "stored in" not in out
+
+
+def test_compare_pairs_two_stored_runs_and_judges_each_category(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = _other_project(tmp_path, monkeypatch)
+    before = [
+        case(f"b{i}", "behavior", "failed" if i < 9 else "passed", diagnosis="behavior")
+        for i in range(20)
+    ]
+    after = [case(f"b{i}", "behavior", "passed") for i in range(20)]
+    after[9] = case("b9", "behavior", "failed", diagnosis="behavior")
+    lines = []
+    for run_id, records in (("run-a", before), ("run-b", after)):
+        report = summary(other, records, table={"suite": "demo"}).to_json()
+        lines.append(json.dumps({**report, "run_id": run_id}))
+    (tmp_path / "runs.jsonl").write_text("\n".join(lines) + "\n")
+    assert ragft(capsys, "import", str(tmp_path / "runs.jsonl"))[0] == 0
+
+    code, out, _ = ragft(capsys, "compare", "run-a", "run-b")
+    assert code == 0, out
+    assert out.splitlines()[0] == "run-b against run-a"
+    # 10 discordant cases, 9 fixed: P(X >= 9) = 11/1024 = 0.0107.
+    assert "9 fixed, 1 broken; McNemar exact p = 0.0107: better" in out
+    assert "run-b: behavior better; may replace main" in out
+    assert "    broken: b9 (behavior)" in out
+    code, out, _ = ragft(capsys, "compare", "run-a", "run-b", "--json")
+    data = json.loads(out)["variants"][0]["categories"]["behavior"]
+    assert data["p_better"] == pytest.approx(11 / 1024)
+    code, _, err = ragft(capsys, "compare", "run-a", "nope")
+    assert code != 0 and "no run 'nope'" in err

@@ -1134,7 +1134,10 @@ def _objects(node: dict[str, Any], where: str = "tool.ragft") -> list[tuple[str,
 def test_schema_closes_every_table() -> None:
     for where, node in _objects(schema()):
         if "properties" in node:
-            assert node.get("additionalProperties") is False, where
+            # Named entries ([tool.ragft.variants]) are closed by the schema of each entry.
+            extra = node.get("additionalProperties")
+            assert extra is False or extra == {"$ref": "#/$defs/variant"}, where
+    assert schema()["$defs"]["variant"]["additionalProperties"] is False
 
 
 def test_schema_describes_every_key() -> None:
@@ -1446,3 +1449,72 @@ def test_unmatched_entry_from_the_environment_names_the_variable() -> None:
 
     settings = load_settings(ROOT, None, {}, {"RAGFT_CASES": "nothing/*.yaml"})
     assert "(from RAGFT_CASES)" in unmatched_sources(settings, [])[0]
+
+
+_VARIANTS = {
+    "pipeline": "bot:answer",
+    "variants": {
+        "json_prompt": {"pipeline": "bot:answer", "vars": {"prompt": "v2"}, "role": "prompt"},
+        "adapter": {"pipeline": "bot:tuned", "role": "finetune", "target": "behavior"},
+        "rules": {"margin": 0.03},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("cli", "active"),
+    [
+        pytest.param({}, (), id="none-picked"),
+        pytest.param({"ragft_variant": ["adapter"]}, ("adapter",), id="one"),
+        pytest.param(
+            {"ragft_variants": "adapter, json_prompt"}, ("adapter", "json_prompt"), id="list"
+        ),
+        pytest.param({"ragft_variants": "all"}, ("json_prompt", "adapter"), id="all"),
+    ],
+)
+def test_variants_are_configured_and_picked(
+    tmp_path: Path, cli: dict[str, Any], active: tuple[str, ...]
+) -> None:
+    from pytest_ragft.config import VariantSettings, config_hash, load_settings
+
+    settings = load_settings(tmp_path, _VARIANTS, cli, {})
+    assert tuple(v.name for v in settings.variants.active) == active
+    assert settings.variants.rules.margin == 0.03
+    assert settings.variants.pipelines[0] == VariantSettings(
+        "json_prompt", "bot:answer", {"prompt": "v2"}, "prompt", None
+    )
+    plain = load_settings(tmp_path, {"pipeline": "bot:answer"}, {}, {})
+    assert config_hash(settings) == config_hash(plain)
+
+
+@pytest.mark.parametrize(
+    ("table", "cli", "says"),
+    [
+        pytest.param(
+            _VARIANTS, {"ragft_variant": ["adaptor"]}, "no variant 'adaptor'", id="unknown"
+        ),
+        pytest.param(
+            {"variants": {"x": {"pipeline": "bot:x", "role": "tune"}}},
+            {},
+            "tool.ragft.variants.x.role: expected one of 'prompt', 'rag', 'finetune'",
+            id="bad-role",
+        ),
+        pytest.param(
+            {"variants": {"x": {"vars": {}}}},
+            {},
+            "missing the required key 'pipeline'",
+            id="no-pipeline",
+        ),
+        pytest.param(
+            {"variants": {"rules": {"margin": 2}}}, {}, "margin: expected a number", id="margin"
+        ),
+    ],
+)
+def test_bad_variants_are_usage_errors(
+    tmp_path: Path, table: dict[str, Any], cli: dict[str, Any], says: str
+) -> None:
+    from pytest_ragft.config import load_settings
+
+    with pytest.raises(pytest.UsageError, match=None) as info:
+        load_settings(tmp_path, table, cli, {})
+    assert says in str(info.value)

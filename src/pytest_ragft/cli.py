@@ -165,6 +165,8 @@ def _add_reading_verbs(sub: Any) -> None:
     )
     s.set_defaults(func=cmd_diff)
 
+    _add_compare_verb(sub)
+
     s = sub.add_parser("checklist", help="the five fine-tuning answers from the latest run")
     s.set_defaults(func=cmd_checklist)
 
@@ -516,6 +518,52 @@ def cmd_diff(args: argparse.Namespace) -> int:
             case = by_id.get(case_id)
             diagnosis = f"  ({case.diagnosis})" if case is not None and case.diagnosis else ""
             print(f"  {case_id}{diagnosis}")
+    return 0
+
+
+def _add_compare_verb(sub: Any) -> None:
+    s = sub.add_parser(
+        "compare", help="RUN_B against RUN_A per category on their shared cases (paired tests)"
+    )
+    s.add_argument("runs", nargs=2, metavar="RUN", help="RUN_A (the main) and RUN_B")
+    s.add_argument(
+        "--margin",
+        type=float,
+        default=None,
+        help="non-inferiority margin (default: [tool.ragft.variants.rules] margin, else 0.05)",
+    )
+    s.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    s.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """RUN_B as a variant of RUN_A: the same paired statistics a run's variants get."""
+    from pytest_ragft import variants
+    from pytest_ragft.report import fmt
+    from pytest_ragft.report.comparison import comparison_lines
+
+    settings, store = _store(args)
+    with store:
+        before = _stored(store, settings, args.runs[0])
+        after = _stored(store, settings, args.runs[1])
+    margin = args.margin
+    if margin is None:
+        margin = settings.variants.rules.margin
+    if not 0.0 < margin < 1.0:
+        raise CliError(f"--margin must be between 0 and 1, got {margin}")
+    name = fmt.short_run(after.run_id)
+    result = variants.compare(
+        before.cases,
+        [variants.Variant(name, after.cases)],
+        margin=margin,
+        alpha=settings.thresholds.alpha,
+    )
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return 0
+    print(f"{name} against {fmt.short_run(before.run_id)}")
+    for line in comparison_lines(result):
+        print(line)
     return 0
 
 

@@ -138,6 +138,41 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class VariantSettings:
+    """One named pipeline compared with the main one: its ``vars`` are merged into every
+    case's, ``role`` says what it changes and ``target`` the category it should improve."""
+
+    name: str
+    pipeline: str
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    role: Literal["prompt", "rag", "finetune"] | None = None
+    target: Literal["knowledge", "behavior"] | None = None
+
+
+@dataclass(frozen=True)
+class VariantRules:
+    """How variants are judged: ``margin`` is the non-inferiority margin."""
+
+    margin: float = 0.05
+
+
+@dataclass(frozen=True)
+class VariantsSettings:
+    """``[tool.ragft.variants]``: the configured variants, those picked for this run, and the
+    non-inferiority margin they are judged by."""
+
+    pipelines: tuple[VariantSettings, ...] = ()
+    selected: tuple[str, ...] = ()
+    rules: VariantRules = field(default_factory=VariantRules)
+
+    @property
+    def active(self) -> tuple[VariantSettings, ...]:
+        """The picked variants, in the order they were picked."""
+        by_name = {v.name: v for v in self.pipelines}
+        return tuple(by_name[n] for n in self.selected if n in by_name)
+
+
+@dataclass(frozen=True)
 class CaseSource:
     """One entry of ``cases``: a glob, the other tool's format it is in, and a default kind."""
 
@@ -176,6 +211,7 @@ class Settings:
     report: ReportSettings = field(default_factory=ReportSettings)
     matrix: MatrixSettings = field(default_factory=MatrixSettings)
     budgets: BudgetSettings = field(default_factory=BudgetSettings)
+    variants: VariantsSettings = field(default_factory=VariantsSettings)
     report_dir: Path | None = None
     # The settings given on the command line or in the environment, by key, with where.
     overrides: tuple[tuple[str, str], ...] = ()
@@ -591,7 +627,18 @@ def _overrides(
 # Loading
 
 
-_TABLES = ("cases", "suite", "thresholds", "checklist", "gate", "report", "matrix", "budgets")
+# The keys load_settings reads into their own Settings fields.
+_TABLES = (
+    "cases",
+    "suite",
+    "thresholds",
+    "checklist",
+    "gate",
+    "report",
+    "matrix",
+    "budgets",
+    "variants",
+)
 
 
 def load_settings(
@@ -621,6 +668,7 @@ def load_settings(
     owned = checklist_table.get("owned_until") if isinstance(checklist_table, dict) else None
     owned_until = _owned_until(owned, problems)
     report_dir = _report_dir(rootdir, cli.get("ragft_report_dir"))
+    variants = _variants(merged.pop("variants", None), cli, problems)
     problems.raise_if_any()
 
     suite = merged.get("suite") or _project_name(pyproject) or rootdir.name
@@ -644,12 +692,49 @@ def load_settings(
         report=ReportSettings(**merged.get("report", {})),
         matrix=MatrixSettings(**merged.get("matrix", {})),
         budgets=BudgetSettings(**_floats(merged.get("budgets", {}))),
+        variants=variants,
         report_dir=report_dir,
         cases_origin=_cases_origin(origins, pyproject),
         overrides=tuple(
             sorted((".".join(map(str, path)), origin) for path, origin in origins.items())
         ),
         **_floats(top, ("min_pass_ratio", "timeout_s")),
+    )
+
+
+def _variants(table: Any, cli: Mapping[str, Any], problems: _Problems) -> VariantsSettings:
+    """The configured variants and those ``--ragft-variant`` / ``--ragft-variants`` pick
+    (``all``: every one); a picked name that is not configured is a problem."""
+    table = table if isinstance(table, dict) else {}
+    rules = table.get("rules") if isinstance(table.get("rules"), dict) else {}
+    pipelines = tuple(
+        VariantSettings(
+            name=name,
+            pipeline=str(v.get("pipeline", "")),
+            vars=dict(v.get("vars") or {}),
+            role=v.get("role"),
+            target=v.get("target"),
+        )
+        for name, v in table.items()
+        if name != "rules" and isinstance(v, dict)
+    )
+    names = [v.name for v in pipelines]
+    picked: list[str] = list(cli.get("ragft_variant") or ())
+    picked += [n.strip() for n in str(cli.get("ragft_variants") or "").split(",") if n.strip()]
+    if "all" in picked:
+        picked = names
+    for name in picked:
+        if name not in names:
+            known = ", ".join(repr(n) for n in names) or "none"
+            problems.lines.append(
+                f"--ragft-variant: no variant {name!r} in [tool.ragft.variants] "
+                f"(configured: {known}){suggest(name, names)}"
+            )
+    margin = rules.get("margin", 0.05)
+    return VariantsSettings(
+        pipelines=pipelines,
+        selected=tuple(dict.fromkeys(picked)),
+        rules=VariantRules(float(margin) if isinstance(margin, int | float) else 0.05),
     )
 
 
@@ -811,6 +896,7 @@ _NOT_HASHED = (
     "baseline_overridden",
     "matrix",
     "budgets",  # limits the results are judged by, not what shapes them
+    "variants",  # the main pipeline's results do not depend on the variants beside it
     "cases_origin",
     "overrides",
 )

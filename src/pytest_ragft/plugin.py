@@ -81,6 +81,18 @@ _OPTIONS: tuple[tuple[str, str, dict[str, Any], str], ...] = (
         {"choices": ("auto", "events", "always", "never")},
         "post the sticky PR comment (report.github)",
     ),
+    (
+        "--ragft-variant",
+        "ragft_variant",
+        {"action": "append", "metavar": "NAME"},
+        "also run this [tool.ragft.variants] pipeline and compare it (repeatable)",
+    ),
+    (
+        "--ragft-variants",
+        "ragft_variants",
+        {"metavar": "A,B"},
+        "also run these variants, comma-separated ('all': every configured one)",
+    ),
 )
 CLI_DESTS = tuple(dest for _, dest, _, _ in _OPTIONS)
 

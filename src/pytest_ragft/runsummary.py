@@ -14,6 +14,7 @@ from typing import Any
 
 from pytest_ragft.flaky import FlakyCase
 from pytest_ragft.model import DIAGNOSES, CaseRecord
+from pytest_ragft.variants import Comparison
 
 SCHEMA_VERSION = 1
 
@@ -437,6 +438,7 @@ class RunSummary:
     left_out: tuple[str, ...] = ()
     # Latency, tokens and cost: "all" for the run, then each category.
     usage: Mapping[str, Usage] = field(default_factory=dict)
+    variants: Comparison | None = None  # the run's variants against the main pipeline
 
     @property
     def complete(self) -> bool:
@@ -486,6 +488,8 @@ class RunSummary:
         data["overrides"] = dict(self.overrides)
         data["baseline"] = {"counts": not self.left_out, "left_out": list(self.left_out)}
         data["usage"] = {k: u.to_json() for k, u in self.usage.items()}
+        if self.variants is not None:
+            data["variants"] = self.variants.to_json()
         return data
 
     @classmethod
@@ -528,6 +532,7 @@ class RunSummary:
             changes=Changes.from_json(
                 data.get("changes"), [c for c in _seq(data.get("cases")) if isinstance(c, Mapping)]
             ),
+            variants=Comparison.from_json(data["variants"]) if data.get("variants") else None,
         )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from pytest_ragft import checklist, costs, diagnosis, stats
+from pytest_ragft import checklist, costs, diagnosis, stats, variants
 from pytest_ragft.diagnosis import BEHAVIOR_BOUND
 from pytest_ragft.flaky import Observation, flaky_cases
 from pytest_ragft.model import DIAGNOSES, KINDS, CaseRecord
@@ -84,6 +84,8 @@ class RunInputs:
     comment_error: str | None = None  # a required PR comment that could not be posted
     shards: tuple[str, ...] | None = None
     shard: Mapping[str, int] | None = None  # {"index": K, "count": N} for one shard's run
+    # Each picked variant's records, by its name; compared with the main pipeline's, never gated.
+    variant_records: Mapping[str, Sequence[CaseRecord]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ def summarize(inputs: RunInputs) -> RunSummary:
         left_out=left_out_of_baseline(inputs),
         changes=case_changes(cases, inputs.history),
         usage=usage,
+        variants=compare_variants(cases, inputs),
     )
 
 
@@ -170,6 +173,28 @@ def spending_events(run: Usage, cases: Sequence[CaseRecord], inputs: RunInputs) 
     before = history.baseline_measures if history else {}
     return costs.budget_events(run, budgets) + costs.rise_events(
         cases, before, budgets.max_increase
+    )
+
+
+def compare_variants(cases: Sequence[CaseRecord], inputs: RunInputs) -> variants.Comparison | None:
+    """The picked variants against the main pipeline, judged by the configured margin."""
+    if not inputs.variant_records:
+        return None
+    by_name = {v.name: v for v in inputs.settings.variants.pipelines}
+    picked = [
+        variants.Variant(
+            name,
+            merge_records(records),
+            role=by_name[name].role if name in by_name else None,
+            target=by_name[name].target if name in by_name else None,
+        )
+        for name, records in inputs.variant_records.items()
+    ]
+    return variants.compare(
+        cases,
+        picked,
+        margin=inputs.settings.variants.rules.margin,
+        alpha=inputs.settings.thresholds.alpha,
     )
 
 

@@ -121,6 +121,19 @@ def _notices(summary: RunSummary) -> list[str]:
     return lines
 
 
+def _variants(summary: RunSummary) -> list[str]:
+    """One line per variant against the main pipeline, and how p-values were corrected."""
+    from pytest_ragft.report.comparison import headline
+
+    comparison = summary.variants
+    if comparison is None:
+        return []
+    lines = [f"variant {escape_terminal(headline(v), limit=400)}" for v in comparison.variants]
+    if comparison.note:
+        lines.append(f"note: {escape_terminal(comparison.note, limit=200)}")
+    return lines
+
+
 def terminal_lines(summary: RunSummary) -> list[str]:
     """The lines under pytest's ``ragft`` heading: the summary decides, this only words it."""
     rec = fmt.recommendation_text(summary.recommendation)
@@ -133,6 +146,7 @@ def terminal_lines(summary: RunSummary) -> list[str]:
         *_changes(summary),
         *_usage(summary),
         *_checklist(summary),
+        *_variants(summary),
         "recommendation: " + escape_terminal(rec, limit=200),
         *_notices(summary),
     ]
