@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from pytest_ragft.model import CallError, Result
 
 T = TypeVar("T")
+CLOSE_S = 5.0  # the longest closing the call loop may take (cancelled calls, then the thread)
 
 
 class PipelineUsageError(Exception):
@@ -164,6 +165,7 @@ class Caller:
         self.loop = asyncio.new_event_loop()
         self._semaphore: asyncio.Semaphore | None = None
         self._concurrency = concurrency
+        self._closing = False
         self._thread = threading.Thread(target=self._run_loop, name="ragft-calls", daemon=True)
         self._thread.start()
 
@@ -171,6 +173,7 @@ class Caller:
         asyncio.set_event_loop(self.loop)
         try:
             self.loop.run_forever()
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         finally:
             self.loop.close()  # its self-pipe sockets, else left for the garbage collector
 
@@ -231,12 +234,28 @@ class Caller:
         return value
 
     def close(self) -> None:
-        if not self.loop.is_closed():
-            try:
-                self.loop.call_soon_threadsafe(self.loop.stop)
-            except RuntimeError:  # closed meanwhile
-                return
-            self._thread.join(timeout=5)
+        """Cancel what is still on the loop, then stop it. A call waiting for its slot is never
+        made, an async one is cancelled; a sync one runs out in its daemon thread, unread."""
+        if self._closing:
+            return
+        self._closing = True
+        try:
+            cancelled = asyncio.run_coroutine_threadsafe(self._cancel_all(), self.loop)
+        except RuntimeError:  # the loop is closed already
+            return
+        try:
+            cancelled.result(timeout=2 * CLOSE_S)
+        except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
+            pass  # a pipeline that ignores its cancellation: stop the loop anyway
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=CLOSE_S)
+
+    async def _cancel_all(self) -> None:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=CLOSE_S)
 
 
 class _Exited(Exception):

@@ -4,6 +4,7 @@ worker): the check registry, the pipeline, the runner, and a phase report's one-
 
 from __future__ import annotations
 
+import bisect
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -13,13 +14,27 @@ from pytest_ragft.model import DIAGNOSES
 from pytest_ragft.state import RagftState, get_state
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Hashable, Sequence
 
     from pytest_ragft.config import Settings
     from pytest_ragft.model import Case, CheckOutcome, Result
     from pytest_ragft.runner import Runner
 
 RECORD = "ragft"  # the user property a case record travels under, to the controller
+PREFETCH = "ragft_prefetch"  # the workerinput key the controller passes the prefetch mode under
+
+# What a process knows of the tests it runs next, by xdist's --dist: "sequence", every test from
+# the next one on in collection order (no xdist; load and worksteal send runs of consecutive
+# tests, each sends them all); "file" / "scope" / "group", the rest of the next test's work unit
+# (xdist sends a unit whole, to one worker, in order); "item", nothing beyond the next test.
+PREFETCH_BY_DIST = {
+    "load": "sequence",
+    "worksteal": "sequence",
+    "each": "sequence",
+    "loadfile": "file",
+    "loadscope": "scope",
+    "loadgroup": "group",
+}
 
 
 def registry(config: pytest.Config) -> dict[str, Any]:
@@ -129,6 +144,116 @@ def crash_message(report: pytest.TestReport) -> str:
         return str(report.longrepr[2])
     lines = str(report.longrepr or "").strip().splitlines()
     return lines[-1] if lines else ""
+
+
+def prefetch_mode(config: pytest.Config) -> str:
+    """How far ahead this process can issue calls (``PREFETCH_BY_DIST``): decided on the
+    controller, which alone knows the scheduler, and read by a worker from its workerinput."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        return str(workerinput.get(PREFETCH, "item"))
+    if not config.pluginmanager.hasplugin("dsession"):
+        return "sequence"  # the process runs every test itself, in session.items order
+    custom = getattr(config.hook, "pytest_xdist_make_scheduler", None)
+    if custom is not None and custom.get_hookimpls():
+        return "item"  # a scheduler of the project's own: its order is not known
+    return PREFETCH_BY_DIST.get(str(config.getoption("dist", "no")), "item")
+
+
+def prefetch_notice(config: pytest.Config, mode: str) -> str | None:
+    """The one line that says where calls are not issued ahead of their tests."""
+    if mode == "group":
+        return (
+            "ragft: --dist loadgroup sends tests outside an xdist_group one at a time: their "
+            "eval cases are called in their own test, not ahead of it"
+        )
+    if mode == "item":
+        return (
+            f"ragft: under this run's xdist scheduler (--dist {config.getoption('dist')}) a "
+            "worker's next tests are not known ahead: eval cases are called in their own test, "
+            "not ahead of it"
+        )
+    return None
+
+
+def work_unit(mode: str, nodeid: str) -> str | None:
+    """The unit xdist sends a test in, as its schedulers split node ids: the tests of one unit
+    run on one worker, in order. None: a test sent alone."""
+    if mode == "sequence":
+        return ""
+    if mode == "file":
+        return nodeid.split("::", 1)[0]
+    if mode == "scope":
+        return nodeid.rsplit("::", 1)[0]
+    if mode == "group" and nodeid.rfind("@") > nodeid.rfind("]"):
+        return nodeid.split("@")[-1]
+    return None
+
+
+class Window:
+    """The eval cases whose pipeline calls are issued ahead of their tests: the current test's,
+    then the next ones this process will run until ``concurrency`` calls are covered.
+
+    It reads the process's ``session.items`` (deselected tests are not in it), and cancels what
+    it leaves behind, so ``-x``, ``--maxfail`` and an interrupt cost at most one window's calls
+    beyond the tests that ran.
+    """
+
+    def __init__(
+        self,
+        runner: Runner,
+        items: Sequence[Hashable],
+        cases: Sequence[Case | None],
+        units: Sequence[str | None],
+        concurrency: int,
+    ) -> None:
+        self.runner = runner
+        self.cases = cases
+        self.units = units
+        self.concurrency = concurrency
+        self._position = {item: n for n, item in enumerate(items)}
+        self._evals = [n for n, case in enumerate(cases) if case is not None]
+        self._issued: dict[int, Case] = {}
+
+    def advance(self, item: Hashable, nextitem: Hashable | None) -> None:
+        """At the start of ``item``: issue its calls and those of the tests after it, from
+        ``nextitem`` (the next test this process runs, as xdist and pytest tell it) on."""
+        current = self._position.get(item)
+        if current is None:
+            return
+        wanted = [current] if self.cases[current] is not None else []
+        following = None if nextitem is None else self._position.get(nextitem)
+        if following is not None:
+            wanted += self._ahead(following)
+        keep = set(wanted)
+        for position in [p for p in self._issued if p not in keep and p != current]:
+            self.runner.cancel(self._issued.pop(position))
+        for position in wanted:
+            case = self.cases[position]
+            assert case is not None
+            self.runner.submit(case)
+            self._issued[position] = case
+
+    def _ahead(self, start: int) -> list[int]:
+        """Eval tests from ``start`` on, in its work unit, until they make ``concurrency`` calls."""
+        unit = self.units[start]
+        if unit is None:
+            return []
+        found: list[int] = []
+        calls = 0
+        for position in self._evals[bisect.bisect_left(self._evals, start) :]:
+            case = self.cases[position]
+            if calls >= self.concurrency or case is None or self.units[position] != unit:
+                break
+            found.append(position)
+            calls += case.repeats or self.runner.repeats
+        return found
+
+    def close(self) -> None:
+        """The loop ended (done, stopped by -x / --maxfail, or interrupted): nothing more runs."""
+        for case in self._issued.values():
+            self.runner.cancel(case)
+        self._issued.clear()
 
 
 def _state(config: pytest.Config) -> RagftState:

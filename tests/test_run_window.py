@@ -1,0 +1,210 @@
+"""The plugin through pytest: pipeline calls are issued ahead only within a window of the tests
+that will run next, so a run stopped early or narrowed down pays only for what it runs."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import Project, case_yaml
+
+CONCURRENCY = 4
+
+# Each call appends its question to calls.txt when it starts.
+LOGGING_SYNC = """
+def answer(question, **vars):
+    with open("calls.txt", "a") as log:
+        log.write(question + "\\n")
+    return question
+"""
+
+LOGGING_ASYNC = """
+import asyncio
+
+async def answer(question, **vars):
+    with open("calls.txt", "a") as log:
+        log.write(question + "\\n")
+    await asyncio.sleep(0.01)
+    return question
+"""
+
+
+def _suite(project: Project, *, failing: int, pipeline: str = LOGGING_SYNC) -> list[str]:
+    """200 knowledge cases ``q-000``.. whose first ``failing`` ones fail; their questions."""
+    project.configure(concurrency=CONCURRENCY, diagnose="static", thresholds={"knowledge": 0.0})
+    project.pipeline(pipeline)
+    questions = [f"q-{n:03d}" for n in range(200)]
+    project.cases(
+        "k",
+        [
+            case_yaml(q, "knowledge", q, {"contains": "never" if n < failing else q})
+            for n, q in enumerate(questions)
+        ],
+    )
+    return questions
+
+
+def _calls(project: Project) -> list[str]:
+    log = project.path / "calls.txt"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.mark.parametrize(
+    ("args", "failing", "pipeline", "ran"),
+    [
+        pytest.param(["-x"], 1, LOGGING_SYNC, 1, id="x-sync"),
+        pytest.param(["-x"], 1, LOGGING_ASYNC, 1, id="x-async"),
+        pytest.param(["--maxfail=2"], 5, LOGGING_SYNC, 2, id="maxfail-2"),
+    ],
+)
+def test_stopping_early_stops_the_calls(
+    project: Project, args: list[str], failing: int, pipeline: str, ran: int
+) -> None:
+    questions = _suite(project, failing=failing, pipeline=pipeline)
+    result = project.run(*args)
+    assert result.ret == 1
+    result.assert_outcomes(failed=ran)
+    calls = _calls(project)
+    # The tests that ran, and at most one window (``concurrency`` calls) beyond them.
+    assert len(calls) <= ran + CONCURRENCY
+    assert set(calls) <= set(questions[: ran + CONCURRENCY])
+    assert set(questions[:ran]) <= set(calls)
+
+
+def test_an_interrupt_stops_the_calls(project: Project) -> None:
+    questions = _suite(project, failing=0)
+    project.pytester.makeconftest(
+        """
+        def pytest_runtest_setup(item):
+            if item.name == "q-010":
+                raise KeyboardInterrupt
+        """
+    )
+    result = project.run_subprocess()
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    calls = _calls(project)
+    assert len(calls) <= 11 + CONCURRENCY
+    assert set(questions[:10]) <= set(calls) <= set(questions[: 11 + CONCURRENCY])
+
+
+def test_a_whole_run_calls_each_case_once(project: Project) -> None:
+    questions = _suite(project, failing=0)
+    project.run().assert_outcomes(passed=200)
+    assert sorted(_calls(project)) == questions
+
+
+@pytest.mark.parametrize(
+    ("args", "selected"),
+    [
+        pytest.param(["-k", "k-003 or b-017"], {"k-003", "b-017"}, id="keyword"),
+        pytest.param(["-m", "behavior"], {f"b-{n:03d}" for n in range(40)}, id="marker"),
+        pytest.param(
+            ["--deselect", "evals/k.yaml::k-001", "-k", "k-00"],
+            {f"k-{n:03d}" for n in range(10) if n != 1},
+            id="deselect",
+        ),
+    ],
+)
+def test_deselected_cases_are_never_called(
+    project: Project, plugin_args: list[str], args: list[str], selected: set[str]
+) -> None:
+    project.configure(concurrency=CONCURRENCY, thresholds={"knowledge": 0.0, "behavior": 0.0})
+    project.pipeline(LOGGING_SYNC)
+    for name, prefix, kind in (("k", "k", "knowledge"), ("b", "b", "behavior")):
+        ids = [f"{prefix}-{n:03d}" for n in range(40)]
+        project.cases(name, [case_yaml(i, kind, i, {"contains": i}) for i in ids])
+    project.run_with(plugin_args, *args).assert_outcomes(passed=len(selected))
+    calls = _calls(project)
+    assert set(calls) == selected
+    if not plugin_args:  # under xdist a worker may also issue a case another worker runs
+        assert len(calls) == len(selected)
+
+
+def test_a_case_marked_skip_is_never_called(project: Project, plugin_args: list[str]) -> None:
+    project.configure(concurrency=CONCURRENCY, thresholds={"knowledge": 0.0})
+    project.pipeline(LOGGING_SYNC)
+    project.cases(
+        "k",
+        [
+            case_yaml("a", "knowledge", "a", {"contains": "a"}),
+            case_yaml("b", "knowledge", "b", {"contains": "b"}, skip="not today"),
+            case_yaml("c", "knowledge", "c", {"contains": "c"}),
+        ],
+    )
+    project.pytester.makeconftest(
+        """
+        import pytest
+
+        def pytest_collection_modifyitems(items):
+            for item in items:
+                if item.name == "c":
+                    item.add_marker(pytest.mark.skip(reason="by a hook"))
+        """
+    )
+    project.run_with(plugin_args).assert_outcomes(passed=1, skipped=2)
+    assert _calls(project) == ["a"]
+
+
+def test_the_calls_of_a_window_are_in_flight_together(project: Project) -> None:
+    """A case's call waits for the next case's call to begin: it answers only if both are in
+    flight at once, i.e. if the next one was issued ahead of its test."""
+    project.configure(concurrency=2, timeout_s=60, thresholds={"knowledge": 0.0})
+    project.pipeline(BARRIER_PIPELINE)
+    project.cases("k", BARRIER_CASES)
+    project.run()
+    assert project.outcomes()["first"] == "passed"
+
+
+BARRIER_PIPELINE = """
+import threading
+
+SECOND = threading.Event()
+
+def answer(question, **vars):
+    if question == "second":
+        SECOND.set()
+        return "second"
+    if question == "first":
+        return "together" if SECOND.wait(30) else "alone"
+    return question
+"""
+
+BARRIER_CASES = [
+    case_yaml("first", "knowledge", "first", {"contains": "together"}),
+    case_yaml("second", "knowledge", "second", {"contains": "second"}),
+    *(case_yaml(f"other-{n}", "knowledge", f"other-{n}", {"contains": "other"}) for n in range(6)),
+]
+
+
+def test_closing_the_runner_cancels_what_waits() -> None:
+    """Calls still waiting for a concurrency slot when the run ends are never made."""
+    from pytest_ragft.model import Case
+    from pytest_ragft.runner import Runner
+
+    started: list[str] = []
+
+    def slow(question: str) -> str:
+        started.append(question)
+        time.sleep(0.2)
+        return question
+
+    runner = Runner(
+        slow,
+        concurrency=1,
+        timeout_s=10,
+        repeats=1,
+        min_pass_ratio=1.0,
+        checks={},
+        counterfactual=False,
+    )
+    cases = [
+        Case(id=f"c{n}", kind="knowledge", input=f"c{n}", source="k.yaml", line=n) for n in range(5)
+    ]
+    futures = [runner.submit(case) for case in cases]
+    runner.cancel(cases[4])
+    assert futures[4].cancelled()
+    assert runner.submit(cases[4]) is not futures[4]  # a cancelled case starts afresh
+    futures[0].result(timeout=10)
+    runner.close()
+    assert started[0] == "c0"
+    assert len(started) < len(cases)
