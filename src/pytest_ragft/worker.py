@@ -154,8 +154,9 @@ def prefetch_mode(config: pytest.Config) -> str:
         return str(workerinput.get(PREFETCH, "item"))
     if not config.pluginmanager.hasplugin("dsession"):
         return "sequence"  # the process runs every test itself, in session.items order
-    custom = getattr(config.hook, "pytest_xdist_make_scheduler", None)
-    if custom is not None and custom.get_hookimpls():
+    xdist_own = config.pluginmanager.get_plugin("dsession")
+    hook = getattr(config.hook, "pytest_xdist_make_scheduler", None)
+    if hook is not None and any(i.plugin is not xdist_own for i in hook.get_hookimpls()):
         return "item"  # a scheduler of the project's own: its order is not known
     return PREFETCH_BY_DIST.get(str(config.getoption("dist", "no")), "item")
 
