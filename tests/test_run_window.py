@@ -8,6 +8,9 @@ import time
 import pytest
 from conftest import Project, case_yaml
 
+from pytest_ragft.model import Case
+from pytest_ragft.worker import Window
+
 CONCURRENCY = 4
 
 # Each call appends its question to calls.txt when it starts.
@@ -178,7 +181,6 @@ BARRIER_CASES = [
 
 def test_closing_the_runner_cancels_what_waits() -> None:
     """Calls still waiting for a concurrency slot when the run ends are never made."""
-    from pytest_ragft.model import Case
     from pytest_ragft.runner import Runner
 
     started: list[str] = []
@@ -208,3 +210,67 @@ def test_closing_the_runner_cancels_what_waits() -> None:
     runner.close()
     assert started[0] == "c0"
     assert len(started) < len(cases)
+
+
+class _Runner:
+    """What the window asks of a runner, written down."""
+
+    repeats = 1
+
+    def __init__(self) -> None:
+        self.submitted: list[str] = []
+        self.cancelled: list[str] = []
+
+    def submit(self, case: Case) -> None:
+        if case.id not in self.submitted:
+            self.submitted.append(case.id)
+
+    def cancel(self, case: Case) -> None:
+        self.cancelled.append(case.id)
+
+
+def _window(units: str, plain: str = "") -> tuple[Window, _Runner]:
+    """Tests named a, b, c...; ``units`` gives each one's work unit ("." for none); ``plain``
+    names the tests that are not eval cases."""
+    names = [chr(ord("a") + n) for n in range(len(units))]
+    cases = [None if n in plain else Case(id=n, kind="knowledge", input=n) for n in names]
+    runner = _Runner()
+    window = Window(
+        runner,  # type: ignore[arg-type]
+        names,
+        cases,
+        [None if u == "." else u for u in units],
+        concurrency=2,
+    )
+    return window, runner
+
+
+@pytest.mark.parametrize(
+    ("units", "plain", "steps", "submitted", "cancelled"),
+    [
+        pytest.param("xxxxx", "", ["ab", "bc", "cd"], "abcde", "", id="in-order"),
+        pytest.param("xxxxx", "b", ["ac", "cd"], "acde", "", id="skips-non-eval"),
+        pytest.param("xxxxxx", "", ["ab", "be"], "abcef", "c", id="jump-cancels-skipped"),
+        pytest.param("xxxxx", "", ["a."], "a", "", id="last-test"),
+        pytest.param("xxyyy", "", ["ab", "bc"], "abcd", "", id="unit-ends"),
+        pytest.param("xxxyy", "", ["ab", "bd"], "abcde", "c", id="next-unit-cancels-rest"),
+        pytest.param("x.x..", "", ["ab", "bc", "ce"], "abc", "", id="no-unit-no-prefetch"),
+        pytest.param("xxxxxx", "", ["ad", "db"], "adebc", "e", id="backwards-restarts"),
+    ],
+)
+def test_the_window_moves_with_the_tests(
+    units: str, plain: str, steps: list[str], submitted: str, cancelled: str
+) -> None:
+    """Each step is (current test, next test or "." for none), at concurrency 2."""
+    window, runner = _window(units, plain)
+    for current, following in steps:
+        window.advance(current, None if following == "." else following)
+    assert "".join(runner.submitted) == submitted
+    assert "".join(runner.cancelled) == cancelled
+
+
+def test_closing_the_window_cancels_what_it_had_ahead() -> None:
+    window, runner = _window("xxxxx")
+    window.advance("a", "b")
+    window.close()
+    assert runner.cancelled == ["b", "c"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bisect
 import os
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -197,7 +198,7 @@ class Window:
 
     It reads the process's ``session.items`` (deselected tests are not in it), and cancels what
     it leaves behind, so ``-x``, ``--maxfail`` and an interrupt cost at most one window's calls
-    beyond the tests that ran.
+    beyond the tests that ran. Moving it costs the same for any window size.
     """
 
     def __init__(
@@ -214,7 +215,8 @@ class Window:
         self.concurrency = concurrency
         self._position = {item: n for n, item in enumerate(items)}
         self._evals = [n for n, case in enumerate(cases) if case is not None]
-        self._issued: dict[int, Case] = {}
+        self._ahead: deque[int] = deque()  # issued, after the current test, in order
+        self._ahead_calls = 0
 
     def advance(self, item: Hashable, nextitem: Hashable | None) -> None:
         """At the start of ``item``: issue its calls and those of the tests after it, from
@@ -222,39 +224,57 @@ class Window:
         current = self._position.get(item)
         if current is None:
             return
-        wanted = [current] if self.cases[current] is not None else []
         following = None if nextitem is None else self._position.get(nextitem)
-        if following is not None:
-            wanted += self._ahead(following)
-        keep = set(wanted)
-        for position in [p for p in self._issued if p not in keep and p != current]:
-            self.runner.cancel(self._issued.pop(position))
-        for position in wanted:
-            case = self.cases[position]
-            assert case is not None
+        self._drop_until(current, following)
+        case = self.cases[current]
+        if case is not None:
             self.runner.submit(case)
-            self._issued[position] = case
+        if following is not None and self.units[following] is not None:
+            self._extend(following)
 
-    def _ahead(self, start: int) -> list[int]:
-        """Eval tests from ``start`` on, in its work unit, until they make ``concurrency`` calls."""
+    def _drop_until(self, current: int, following: int | None) -> None:
+        """Forget what the window passed; cancel what it skipped (tests this process will not
+        run next) and all it had ahead when the next test is in another work unit or before
+        what was issued (xdist may send a test again after a worker crashed)."""
+        ahead = self._ahead
+        if following is None or (ahead and self.units[ahead[0]] != self.units[following]):
+            following = len(self.cases)
+        while ahead and ahead[0] < following:
+            self._pop(cancel=ahead[0] != current)
+        n = bisect.bisect_left(self._evals, following)
+        if ahead and (n == len(self._evals) or self._evals[n] != ahead[0]):
+            while ahead:
+                self._pop(cancel=ahead[0] != current)
+
+    def _pop(self, *, cancel: bool) -> None:
+        case = self.cases[self._ahead.popleft()]
+        assert case is not None
+        self._ahead_calls -= self._calls(case)
+        if cancel:
+            self.runner.cancel(case)
+
+    def _extend(self, start: int) -> None:
+        """Issue eval tests from ``start`` on, in its work unit, until ``concurrency`` calls."""
         unit = self.units[start]
-        if unit is None:
-            return []
-        found: list[int] = []
-        calls = 0
-        for position in self._evals[bisect.bisect_left(self._evals, start) :]:
+        after = self._ahead[-1] + 1 if self._ahead else start
+        n = bisect.bisect_left(self._evals, after)
+        while self._ahead_calls < self.concurrency and n < len(self._evals):
+            position = self._evals[n]
             case = self.cases[position]
-            if calls >= self.concurrency or case is None or self.units[position] != unit:
+            if case is None or self.units[position] != unit:
                 break
-            found.append(position)
-            calls += case.repeats or self.runner.repeats
-        return found
+            self.runner.submit(case)
+            self._ahead.append(position)
+            self._ahead_calls += self._calls(case)
+            n += 1
+
+    def _calls(self, case: Case) -> int:
+        return case.repeats or self.runner.repeats
 
     def close(self) -> None:
         """The loop ended (done, stopped by -x / --maxfail, or interrupted): nothing more runs."""
-        for case in self._issued.values():
-            self.runner.cancel(case)
-        self._issued.clear()
+        while self._ahead:
+            self._pop(cancel=True)
 
 
 def _state(config: pytest.Config) -> RagftState:
