@@ -16,6 +16,7 @@ from pytest_ragft.state import RagftState, get_state
 
 if TYPE_CHECKING:
     from collections.abc import Hashable, Sequence
+    from concurrent.futures import Future
 
     from pytest_ragft.config import Settings
     from pytest_ragft.model import Case, CheckOutcome, Result
@@ -194,12 +195,15 @@ def work_unit(mode: str, nodeid: str) -> str | None:
 
 class Window:
     """The eval cases whose pipeline calls are issued ahead of their tests: the current test's,
-    then the next ones this process will run until ``concurrency`` calls are covered.
+    then the next ones this process will run until ``concurrency`` calls are in flight.
 
-    It reads the process's ``session.items`` (deselected tests are not in it), and cancels what
-    it leaves behind, so ``-x``, ``--maxfail`` and an interrupt cost at most one window's calls
-    beyond the tests that ran. Moving it costs the same for any window size.
+    Calls that finished ahead of their tests do not count, so a pause of the tests does not
+    leave the slots idle, but the window never reaches past ``LEAD`` x ``concurrency`` calls
+    ahead. It reads the process's ``session.items`` (deselected tests are not in it) and
+    cancels what it leaves behind, so ``-x``, ``--maxfail`` and an interrupt stop the calls.
     """
+
+    LEAD = 2
 
     def __init__(
         self,
@@ -215,7 +219,8 @@ class Window:
         self.concurrency = concurrency
         self._position = {item: n for n, item in enumerate(items)}
         self._evals = [n for n, case in enumerate(cases) if case is not None]
-        self._ahead: deque[int] = deque()  # issued, after the current test, in order
+        # Issued after the current test, in order: (position, its evaluation, its calls).
+        self._ahead: deque[tuple[int, Future[Any], int]] = deque()
         self._ahead_calls = 0
 
     def advance(self, item: Hashable, nextitem: Hashable | None) -> None:
@@ -237,39 +242,40 @@ class Window:
         run next) and all it had ahead when the next test is in another work unit or before
         what was issued (xdist may send a test again after a worker crashed)."""
         ahead = self._ahead
-        if following is None or (ahead and self.units[ahead[0]] != self.units[following]):
+        if following is None or (ahead and self.units[ahead[0][0]] != self.units[following]):
             following = len(self.cases)
-        while ahead and ahead[0] < following:
-            self._pop(cancel=ahead[0] != current)
+        while ahead and ahead[0][0] < following:
+            self._pop(cancel=ahead[0][0] != current)
         n = bisect.bisect_left(self._evals, following)
-        if ahead and (n == len(self._evals) or self._evals[n] != ahead[0]):
+        if ahead and (n == len(self._evals) or self._evals[n] != ahead[0][0]):
             while ahead:
-                self._pop(cancel=ahead[0] != current)
+                self._pop(cancel=ahead[0][0] != current)
 
     def _pop(self, *, cancel: bool) -> None:
-        case = self.cases[self._ahead.popleft()]
-        assert case is not None
-        self._ahead_calls -= self._calls(case)
-        if cancel:
+        position, _, calls = self._ahead.popleft()
+        self._ahead_calls -= calls
+        case = self.cases[position]
+        if cancel and case is not None:
             self.runner.cancel(case)
 
     def _extend(self, start: int) -> None:
-        """Issue eval tests from ``start`` on, in its work unit, until ``concurrency`` calls."""
+        """Issue eval tests from ``start`` on, in its work unit, until ``concurrency`` calls
+        are in flight ahead of the current test."""
         unit = self.units[start]
-        after = self._ahead[-1] + 1 if self._ahead else start
+        after = self._ahead[-1][0] + 1 if self._ahead else start
         n = bisect.bisect_left(self._evals, after)
-        while self._ahead_calls < self.concurrency and n < len(self._evals):
+        in_flight = sum(calls for _, future, calls in self._ahead if not future.done())
+        limit = self.LEAD * self.concurrency
+        while in_flight < self.concurrency and self._ahead_calls < limit and n < len(self._evals):
             position = self._evals[n]
             case = self.cases[position]
             if case is None or self.units[position] != unit:
                 break
-            self.runner.submit(case)
-            self._ahead.append(position)
-            self._ahead_calls += self._calls(case)
+            calls = case.repeats or self.runner.repeats
+            self._ahead.append((position, self.runner.submit(case), calls))
+            self._ahead_calls += calls
+            in_flight += calls
             n += 1
-
-    def _calls(self, case: Case) -> int:
-        return case.repeats or self.runner.repeats
 
     def close(self) -> None:
         """The loop ended (done, stopped by -x / --maxfail, or interrupted): nothing more runs."""
