@@ -471,11 +471,13 @@ def calls_section(tmp: Path, env: dict[str, str], args: argparse.Namespace) -> s
         cmd += [*args.pytest_args.split(), *extra]
         subprocess.run(cmd, cwd=root, env=env, capture_output=True, check=False)
         calls = len(log.read_text(encoding="utf-8").splitlines()) if log.exists() else 0
-        rows.append([label, str(ran), str(calls), str(min(ran + conc, n))])
+        lead = conc if ran == 1 else 2 * conc
+        rows.append([label, str(ran), str(calls), str(min(ran + lead, n))])
     head = (
         f"### Calls: {n} cases x {args.latency:g} s at concurrency {conc}, the first two failing"
-        "\n\nThe pipeline counts its calls. The bound is the cases that ran plus one window "
-        "(`concurrency` calls) issued ahead of them.\n\n"
+        "\n\nThe pipeline counts its calls. The bound is the cases that ran plus the window "
+        "issued ahead of them: `concurrency` calls at the first test, up to twice that later "
+        "(calls that finished ahead of their tests do not count against `concurrency`).\n\n"
     )
     return head + table(["run", "cases run", "pipeline calls", "bound"], rows)
 

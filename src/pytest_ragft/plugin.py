@@ -302,7 +302,8 @@ def _start_window(session: pytest.Session) -> Window | None:
     if not any(cases):
         return None
     units = [work_unit(mode, item.nodeid) for item in session.items]
-    window = Window(runner, session.items, cases, units, state.settings.concurrency)
+    concurrency = state.settings.concurrency
+    window = Window(runner, session.items, cases, units, concurrency, ramp=mode == "runs")
     session.stash[_window_key] = window
     return window
 

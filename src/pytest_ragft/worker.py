@@ -26,12 +26,14 @@ RECORD = "ragft"  # the user property a case record travels under, to the contro
 PREFETCH = "ragft_prefetch"  # the workerinput key the controller passes the prefetch mode under
 
 # What a process knows of the tests it runs next, by xdist's --dist: "sequence", every test from
-# the next one on in collection order (no xdist; load and worksteal send runs of consecutive
-# tests, each sends them all); "file" / "scope" / "group", the rest of the next test's work unit
-# (xdist sends a unit whole, to one worker, in order); "item", nothing beyond the next test.
+# the next one on in collection order (no xdist; each sends a worker every test); "runs", the
+# next test, then as many more in collection order as it has run in order so far (load and
+# worksteal send runs of consecutive tests of unknown length); "file" / "scope" / "group", the
+# rest of the next test's work unit (xdist sends a unit whole, to one worker, in order); "item",
+# nothing beyond the next test.
 PREFETCH_BY_DIST = {
-    "load": "sequence",
-    "worksteal": "sequence",
+    "load": "runs",
+    "worksteal": "runs",
     "each": "sequence",
     "loadfile": "file",
     "loadscope": "scope",
@@ -182,7 +184,7 @@ def prefetch_notice(config: pytest.Config, mode: str) -> str | None:
 def work_unit(mode: str, nodeid: str) -> str | None:
     """The unit xdist sends a test in, as its schedulers split node ids: the tests of one unit
     run on one worker, in order. None: a test sent alone."""
-    if mode == "sequence":
+    if mode in ("sequence", "runs"):
         return ""
     if mode == "file":
         return nodeid.split("::", 1)[0]
@@ -212,8 +214,12 @@ class Window:
         cases: Sequence[Case | None],
         units: Sequence[str | None],
         concurrency: int,
+        *,
+        ramp: bool = False,
     ) -> None:
         self.runner = runner
+        self.ramp = ramp  # the order beyond the next test is a guess: grow with the evidence
+        self._run = 0  # steps in collection order in a row, this one included
         self.cases = cases
         self.units = units
         self.concurrency = concurrency
@@ -234,8 +240,13 @@ class Window:
         case = self.cases[current]
         if case is not None:
             self.runner.submit(case)
+        in_order = following == current + 1
+        self._run = self._run + 1 if in_order else 0
         if following is not None and self.units[following] is not None:
-            self._extend(following)
+            # After a gap in the order (xdist sent this process tests apart), only the next
+            # test is known to be this process's; the window opens again as the order runs on.
+            guess = self.ramp or not in_order
+            self._extend(following, tests=max(1, self._run) if guess else len(self.cases))
 
     def _drop_until(self, current: int, following: int | None) -> None:
         """Forget what the window passed; cancel what it skipped (tests this process will not
@@ -258,9 +269,9 @@ class Window:
         if cancel and case is not None:
             self.runner.cancel(case)
 
-    def _extend(self, start: int) -> None:
+    def _extend(self, start: int, *, tests: int) -> None:
         """Issue eval tests from ``start`` on, in its work unit, until ``concurrency`` calls
-        are in flight ahead of the current test."""
+        are in flight ahead of the current test (and no more than ``tests`` tests ahead)."""
         unit = self.units[start]
         after = self._ahead[-1][0] + 1 if self._ahead else start
         n = bisect.bisect_left(self._evals, after)
@@ -269,7 +280,7 @@ class Window:
         while in_flight < self.concurrency and self._ahead_calls < limit and n < len(self._evals):
             position = self._evals[n]
             case = self.cases[position]
-            if case is None or self.units[position] != unit:
+            if case is None or self.units[position] != unit or len(self._ahead) >= tests:
                 break
             calls = case.repeats or self.runner.repeats
             self._ahead.append((position, self.runner.submit(case), calls))
