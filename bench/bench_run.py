@@ -91,6 +91,23 @@ async def answer(input):
     return "the answer is xyz"
 """
 
+# The calls section's pipeline: logs every call; the first two cases fail.
+COUNTING_PIPELINE = """\
+import time
+
+LATENCY = {latency!r}
+
+
+def answer(input):
+    with open("calls.txt", "a") as log:
+        log.write(input + "\\n")
+    if LATENCY:
+        time.sleep(LATENCY)
+    if "question 0 " in input or "question 1 " in input:
+        return "no"
+    return "the answer is xyz"
+"""
+
 SESSION_RE = re.compile(r" in ([0-9.]+)s\b")
 
 
@@ -424,6 +441,47 @@ def overhead_section(tmp: Path, env: dict[str, str], args: argparse.Namespace) -
     return head + body
 
 
+def calls_section(tmp: Path, env: dict[str, str], args: argparse.Namespace) -> str:
+    """Pipeline calls of runs stopped early or narrowed down: counted, not timed."""
+    n, conc = args.cases, args.concurrency
+    root = tmp / "calls"
+    write_ragft_project(
+        root,
+        n=n,
+        latency=args.latency,
+        concurrency=conc,
+        is_async=False,
+        history=False,
+        reports=False,
+    )
+    (root / "bench_pipeline.py").write_text(
+        COUNTING_PIPELINE.format(latency=args.latency), encoding="utf-8"
+    )
+    runs: list[tuple[str, list[str], int]] = [
+        ("-x", ["-x"], 1),
+        ("--maxfail=2", ["--maxfail=2"], 2),
+        ("-k, 2 cases", ["-k", "case-00010 or case-00020"], 2),
+        ("whole run", [], n),
+    ]
+    rows = []
+    for label, extra, ran in runs:
+        log = root / "calls.txt"
+        log.unlink(missing_ok=True)
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        cmd += [*args.pytest_args.split(), *extra]
+        subprocess.run(cmd, cwd=root, env=env, capture_output=True, check=False)
+        calls = len(log.read_text(encoding="utf-8").splitlines()) if log.exists() else 0
+        lead = conc if ran == 1 else 2 * conc
+        rows.append([label, str(ran), str(calls), str(min(ran + lead, n))])
+    head = (
+        f"### Calls: {n} cases x {args.latency:g} s at concurrency {conc}, the first two failing"
+        "\n\nThe pipeline counts its calls. The bound is the cases that ran plus the window "
+        "issued ahead of them: `concurrency` calls at the first test, up to twice that later "
+        "(calls that finished ahead of their tests do not count against `concurrency`).\n\n"
+    )
+    return head + table(["run", "cases run", "pipeline calls", "bound"], rows)
+
+
 def machine() -> str:
     return (
         f"Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
@@ -448,7 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-serial", action="store_true", help="skip the concurrency-1 run")
     parser.add_argument(
         "--only",
-        choices=("latency", "overhead"),
+        choices=("latency", "overhead", "calls"),
         help="run one section only",
     )
     parser.add_argument(
@@ -472,6 +530,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sections.append(latency_section)
     if args.only in (None, "overhead"):
         sections.append(overhead_section)
+    if args.only in (None, "calls"):
+        sections.append(calls_section)
     try:
         out = [
             f"## bench_run ({machine()}; median of {args.repeat} runs after a warm-up"

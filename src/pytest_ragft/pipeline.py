@@ -25,6 +25,7 @@ from pytest_ragft.exitguard import ProcessExit, exit_guard
 from pytest_ragft.model import CallError, Result
 
 T = TypeVar("T")
+CLOSE_S = 5.0  # the longest closing the call loop may take (cancelled calls, then the thread)
 
 
 class PipelineUsageError(Exception):
@@ -260,6 +261,7 @@ class Caller:
         self._semaphore: asyncio.Semaphore | None = None
         self._concurrency = concurrency
         self._pipeline_loop: PipelineLoop | None = None
+        self._closing = False
         self._thread = threading.Thread(target=self._run_loop, name="ragft-calls", daemon=True)
         self._thread.start()
         exit_guard.acquire()
@@ -268,6 +270,7 @@ class Caller:
         asyncio.set_event_loop(self.loop)
         try:
             self.loop.run_forever()
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         finally:
             self.loop.close()  # its self-pipe sockets, else left for the garbage collector
 
@@ -345,16 +348,40 @@ class Caller:
         return await future
 
     def close(self) -> None:
+        """Cancel what is still on the loop, then stop it. A call waiting for its slot is never
+        made, an async one is cancelled; a sync one runs out in its daemon thread, unread."""
+        if self._closing:
+            return
+        self._closing = True
         if self._pipeline_loop is not None:
             self._pipeline_loop.stop()
             self._pipeline_loop = None
-        if not self.loop.is_closed():
-            try:
-                self.loop.call_soon_threadsafe(self.loop.stop)
-            except RuntimeError:  # closed meanwhile
-                return
-            self._thread.join(timeout=5)
-        exit_guard.release()
+        try:
+            self._stop_loop()
+        finally:
+            exit_guard.release()
+
+    def _stop_loop(self) -> None:
+        try:
+            cancelled = asyncio.run_coroutine_threadsafe(self._cancel_all(), self.loop)
+        except RuntimeError:  # the loop is closed already
+            return
+        try:
+            cancelled.result(timeout=2 * CLOSE_S)
+        except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
+            pass  # a pipeline that ignores its cancellation: stop the loop anyway
+        try:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        except RuntimeError:  # closed meanwhile
+            return
+        self._thread.join(timeout=CLOSE_S)
+
+    async def _cancel_all(self) -> None:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=CLOSE_S)
 
 
 BLOCKED_LOOP = (

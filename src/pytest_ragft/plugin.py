@@ -16,7 +16,8 @@ import pytest
 from pytest_ragft.state import RagftState, get_state, item_key, item_state, state_key
 
 if TYPE_CHECKING:
-    pass
+    from pytest_ragft.model import Case
+    from pytest_ragft.worker import Window
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -95,6 +96,8 @@ _OPTIONS: tuple[tuple[str, str, dict[str, Any], str], ...] = (
     ),
 )
 CLI_DESTS = tuple(dest for _, dest, _, _ in _OPTIONS)
+
+# The run loop's window of calls issued ahead (worker.Window), for the length of one loop.
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -300,60 +303,76 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    window = _start_window(session)
+    try:
+        return (yield)
+    finally:
+        if window is not None:
+            window.close()
+            state = get_state(session.config)
+            if state is not None:
+                state.window = None
+
+
+def _start_window(session: pytest.Session) -> Window | None:
+    """The window of calls issued ahead, in a process that runs tests (not xdist's controller)."""
     config = session.config
+    state = get_state(config)
     # pytest's own loop runs nothing in these cases: neither should the pipeline be called.
     skipped = config.option.collectonly or (
         session.testsfailed and not config.option.continue_on_collection_errors
     )
-    if (
-        get_state(config) is not None
-        and not skipped
-        and not config.pluginmanager.hasplugin("dsession")
-    ):
-        from pytest_ragft import collect
-        from pytest_ragft.worker import get_runner
+    if state is None or skipped:
+        return None
+    from pytest_ragft.worker import Window, get_runner, prefetch_mode, prefetch_notice, work_unit
 
-        items = [i for i in session.items if isinstance(i, collect.CaseItem)]
-        if items or any(_is_python_case(i) for i in session.items):
-            runner = get_runner(config)
-            if not hasattr(config, "workerinput"):
-                for item in items:
-                    if not item.case.skip:
-                        runner.submit(item.case)
-    return (yield)
+    mode = prefetch_mode(config)
+    if config.pluginmanager.hasplugin("dsession"):
+        _say_once(config, prefetch_notice(config, mode))
+        return None
+    cases = [_ahead_case(item) for item in session.items]
+    if not any(cases) and not any(_is_python_case(i) for i in session.items):
+        return None
+    runner = get_runner(config)
+    if not any(cases):
+        return None
+    units = [work_unit(mode, item.nodeid) for item in session.items]
+    concurrency = state.settings.concurrency
+    window = Window(runner, session.items, cases, units, concurrency, ramp=mode == "runs")
+    state.window = window
+    return window
+
+
+def _ahead_case(item: pytest.Item) -> Case | None:
+    """The case of an eval test whose calls may be issued ahead: not one marked to skip."""
+    from pytest_ragft import collect
+
+    if isinstance(item, collect.CaseItem) and item.get_closest_marker("skip") is None:
+        return item.case
+    return None
+
+
+def _say_once(config: pytest.Config, line: str | None) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if line is not None and reporter is not None:
+        reporter.write_line(line)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist's controller tells each worker how far ahead it may issue calls."""
+    from pytest_ragft.worker import PREFETCH, prefetch_mode
+
+    if get_state(node.config) is not None:
+        node.workerinput[PREFETCH] = prefetch_mode(node.config)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    """Under xdist, issue the calls of the items queued for this worker ahead of them."""
-    config = item.config
-    state = get_state(config)
-    if not hasattr(config, "workerinput") or state is None or state.runner is None:
-        return
-    from pytest_ragft import collect
-
-    runner = state.runner
-    items = item.session.items
-    for index in _worker_queue(config):
-        if 0 <= index < len(items):
-            queued = items[index]
-            if isinstance(queued, collect.CaseItem) and not queued.case.skip:
-                runner.submit(queued.case)
-    if isinstance(item, collect.CaseItem) and not item.case.skip:
-        runner.submit(item.case)
-
-
-def _worker_queue(config: pytest.Config) -> list[int]:
-    """The indices xdist has queued for this worker."""
-    found = (getattr(p, "torun", None) for p in config.pluginmanager.get_plugins())
-    queue = next((q for q in found if hasattr(q, "lock")), None)
-    if queue is None:
-        return []
-    try:
-        with queue.lock() as pending:
-            return [i for i in pending if isinstance(i, int)]
-    except Exception:  # a private structure: prefetch is best effort
-        return []
+    """Issue the calls of this test and of the next ones this process runs, ahead of them."""
+    state = get_state(item.config)
+    if state is not None and state.window is not None:
+        state.window.advance(item, nextitem)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -94,19 +94,31 @@ class Runner:
         self._futures: dict[str, concurrent.futures.Future[Evaluation]] = {}
 
     def submit(self, case: Case) -> concurrent.futures.Future[Evaluation]:
-        """Start evaluating a case (once); later calls return the same future."""
-        key = f"{case.source}::{case.id}"
+        """Start evaluating a case (once, unless cancelled); later calls return the same future."""
+        key = _key(case)
         future = self._futures.get(key)
-        if future is None:
+        if future is None or future.cancelled():
             future = self.caller.submit(self._evaluate(case))
             self._futures[key] = future
         return future
+
+    def cancel(self, case: Case) -> None:
+        """Stop a case's evaluation that is not done: its calls still waiting for a slot are
+        never made (an async one in flight is cancelled). A later ``submit`` starts afresh."""
+        future = self._futures.get(_key(case))
+        if future is not None and not future.done():
+            future.cancel()
+            del self._futures[_key(case)]
 
     def ask(self, input: Any, vars: Mapping[str, Any]) -> Result | CallError:
         """One call for a Python case, through the same loop, slots and time-out."""
         return self.caller.submit(self.caller.call(input, vars)).result()
 
     def close(self) -> None:
+        """Cancel every evaluation not done, then close the call loop."""
+        for future in self._futures.values():
+            future.cancel()
+        self._futures.clear()
         self.caller.close()
 
     def check(self, case: Case, result: Result) -> list[CheckOutcome]:
@@ -198,6 +210,10 @@ class Runner:
         cf: Gold = "failed" if any(not o.passed for o in outcomes) else "passed"
         evaluation.diagnosed = Diagnosed(static, cf, diagnosis.final_diagnosis(static, cf))
         return cf
+
+
+def _key(case: Case) -> str:
+    return f"{case.source}::{case.id}"
 
 
 def _pipeline_input(case: Case) -> Any:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pytest_ragft.runner import Runner
     from pytest_ragft.session import RagftSession
     from pytest_ragft.shard import Shard
+    from pytest_ragft.worker import Window
 
 
 @dataclass
@@ -32,6 +33,7 @@ class RagftState:
     checks: dict[str, Any] | None = None  # built-in checks plus the hook's, computed once
     seen_ids: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (file, line)
     shard: Shard | None = None  # this job's shard of the eval cases (--ragft-shard)
+    window: Window | None = None  # the calls issued ahead of the tests that run next
 
 
 @dataclass

@@ -4,7 +4,9 @@ worker): the check registry, the pipeline, the runner, and a phase report's one-
 
 from __future__ import annotations
 
+import bisect
 import os
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -13,13 +15,30 @@ from pytest_ragft.model import DIAGNOSES
 from pytest_ragft.state import RagftState, get_state
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Hashable, Sequence
+    from concurrent.futures import Future
 
     from pytest_ragft.config import Settings
     from pytest_ragft.model import Case, CheckOutcome, Result
     from pytest_ragft.runner import Runner
 
 RECORD = "ragft"  # the user property a case record travels under, to the controller
+PREFETCH = "ragft_prefetch"  # the workerinput key the controller passes the prefetch mode under
+
+# What a process knows of the tests it runs next, by xdist's --dist: "sequence", every test from
+# the next one on in collection order (no xdist; each sends a worker every test); "runs", the
+# next test, then as many more in collection order as it has run in order so far (load and
+# worksteal send runs of consecutive tests of unknown length); "file" / "scope" / "group", the
+# rest of the next test's work unit (xdist sends a unit whole, to one worker, in order); "item",
+# nothing beyond the next test.
+PREFETCH_BY_DIST = {
+    "load": "runs",
+    "worksteal": "runs",
+    "each": "sequence",
+    "loadfile": "file",
+    "loadscope": "scope",
+    "loadgroup": "group",
+}
 
 
 def registry(config: pytest.Config) -> dict[str, Any]:
@@ -125,6 +144,150 @@ def crash_message(report: pytest.TestReport) -> str:
         return str(report.longrepr[2])
     lines = str(report.longrepr or "").strip().splitlines()
     return lines[-1] if lines else ""
+
+
+def prefetch_mode(config: pytest.Config) -> str:
+    """How far ahead this process can issue calls (``PREFETCH_BY_DIST``): decided on the
+    controller, which alone knows the scheduler, and read by a worker from its workerinput."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        return str(workerinput.get(PREFETCH, "item"))
+    if not config.pluginmanager.hasplugin("dsession"):
+        return "sequence"  # the process runs every test itself, in session.items order
+    xdist_own = config.pluginmanager.get_plugin("dsession")
+    hook = getattr(config.hook, "pytest_xdist_make_scheduler", None)
+    if hook is not None and any(i.plugin is not xdist_own for i in hook.get_hookimpls()):
+        return "item"  # a scheduler of the project's own: its order is not known
+    return PREFETCH_BY_DIST.get(str(config.getoption("dist", "no")), "item")
+
+
+def prefetch_notice(config: pytest.Config, mode: str) -> str | None:
+    """The one line that says where calls are not issued ahead of their tests."""
+    if mode == "group":
+        return (
+            "ragft: --dist loadgroup sends tests outside an xdist_group one at a time: their "
+            "eval cases are called in their own test, not ahead of it"
+        )
+    if mode == "item":
+        return (
+            f"ragft: under this run's xdist scheduler (--dist {config.getoption('dist')}) a "
+            "worker's next tests are not known ahead: eval cases are called in their own test, "
+            "not ahead of it"
+        )
+    return None
+
+
+def work_unit(mode: str, nodeid: str) -> str | None:
+    """The unit xdist sends a test in, as its schedulers split node ids: the tests of one unit
+    run on one worker, in order. None: a test sent alone."""
+    if mode in ("sequence", "runs"):
+        return ""
+    if mode == "file":
+        return nodeid.split("::", 1)[0]
+    if mode == "scope":
+        return nodeid.rsplit("::", 1)[0]
+    if mode == "group" and nodeid.rfind("@") > nodeid.rfind("]"):
+        return nodeid.split("@")[-1]
+    return None
+
+
+class Window:
+    """The eval cases whose pipeline calls are issued ahead of their tests: the current test's,
+    then the next ones this process will run until ``concurrency`` calls are in flight.
+
+    Calls that finished ahead of their tests do not count, so a pause of the tests does not
+    leave the slots idle, but the window never reaches past ``LEAD`` x ``concurrency`` calls
+    ahead. It reads the process's ``session.items`` (deselected tests are not in it) and
+    cancels what it leaves behind, so ``-x``, ``--maxfail`` and an interrupt stop the calls.
+    """
+
+    LEAD = 2
+
+    def __init__(
+        self,
+        runner: Runner,
+        items: Sequence[Hashable],
+        cases: Sequence[Case | None],
+        units: Sequence[str | None],
+        concurrency: int,
+        *,
+        ramp: bool = False,
+    ) -> None:
+        self.runner = runner
+        self.ramp = ramp  # the order beyond the next test is a guess: grow with the evidence
+        self._run = 0  # steps in collection order in a row, this one included
+        self.cases = cases
+        self.units = units
+        self.concurrency = concurrency
+        self._position = {item: n for n, item in enumerate(items)}
+        self._evals = [n for n, case in enumerate(cases) if case is not None]
+        # Issued after the current test, in order: (position, its evaluation, its calls).
+        self._ahead: deque[tuple[int, Future[Any], int]] = deque()
+        self._ahead_calls = 0
+
+    def advance(self, item: Hashable, nextitem: Hashable | None) -> None:
+        """At the start of ``item``: issue its calls and those of the tests after it, from
+        ``nextitem`` (the next test this process runs, as xdist and pytest tell it) on."""
+        current = self._position.get(item)
+        if current is None:
+            return
+        following = None if nextitem is None else self._position.get(nextitem)
+        self._drop_until(current, following)
+        case = self.cases[current]
+        if case is not None:
+            self.runner.submit(case)
+        in_order = following == current + 1
+        self._run = self._run + 1 if in_order else 0
+        if following is not None and self.units[following] is not None:
+            # After a gap in the order (xdist sent this process tests apart), only the next
+            # test is known to be this process's; the window opens again as the order runs on.
+            guess = self.ramp or not in_order
+            self._extend(following, tests=max(1, self._run) if guess else len(self.cases))
+
+    def _drop_until(self, current: int, following: int | None) -> None:
+        """Forget what the window passed; cancel what it skipped (tests this process will not
+        run next) and all it had ahead when the next test is in another work unit or before
+        what was issued (xdist may send a test again after a worker crashed)."""
+        ahead = self._ahead
+        if following is None or (ahead and self.units[ahead[0][0]] != self.units[following]):
+            following = len(self.cases)
+        while ahead and ahead[0][0] < following:
+            self._pop(cancel=ahead[0][0] != current)
+        n = bisect.bisect_left(self._evals, following)
+        if ahead and (n == len(self._evals) or self._evals[n] != ahead[0][0]):
+            while ahead:
+                self._pop(cancel=ahead[0][0] != current)
+
+    def _pop(self, *, cancel: bool) -> None:
+        position, _, calls = self._ahead.popleft()
+        self._ahead_calls -= calls
+        case = self.cases[position]
+        if cancel and case is not None:
+            self.runner.cancel(case)
+
+    def _extend(self, start: int, *, tests: int) -> None:
+        """Issue eval tests from ``start`` on, in its work unit, until ``concurrency`` calls
+        are in flight ahead of the current test (and no more than ``tests`` tests ahead)."""
+        unit = self.units[start]
+        after = self._ahead[-1][0] + 1 if self._ahead else start
+        n = bisect.bisect_left(self._evals, after)
+        in_flight = sum(calls for _, future, calls in self._ahead if not future.done())
+        limit = self.LEAD * self.concurrency
+        while in_flight < self.concurrency and self._ahead_calls < limit and n < len(self._evals):
+            position = self._evals[n]
+            case = self.cases[position]
+            if case is None or self.units[position] != unit or len(self._ahead) >= tests:
+                break
+            calls = case.repeats or self.runner.repeats
+            self._ahead.append((position, self.runner.submit(case), calls))
+            self._ahead_calls += calls
+            in_flight += calls
+            n += 1
+
+    def close(self) -> None:
+        """The loop ended (done, stopped by -x / --maxfail, or interrupted): nothing more runs."""
+        while self._ahead:
+            self._pop(cancel=True)
 
 
 def _state(config: pytest.Config) -> RagftState:
