@@ -90,6 +90,7 @@ class CaseItem(pytest.Item):
         self.case = case
         self.evaluation: Evaluation | None = None
         self.case_record: CaseRecord | None = None
+        self.variant_records: dict[str, CaseRecord] = {}  # the variants' records of this case
         self.add_marker(case.kind)
         self.add_marker("ragft")
         if case.skip:
@@ -106,6 +107,10 @@ class CaseItem(pytest.Item):
                 self.config, self.case, evaluation.result, evaluation.failures
             )
         self.case_record = evaluation.record(override)
+        self.variant_records = {
+            name: future.result().record()
+            for name, future in get_runner(self.config).variant_futures(self.case).items()
+        }
         if self.case_record.outcome != "passed":
             raise CaseFailed(self.case_record)
 

@@ -93,6 +93,8 @@ class GateSettings:
     finetune_blocked: Action = "fail"
     over_budget: Action = "fail"
     cost_regression: Action = "fail"
+    variant_better: Action = "comment"
+    variant_worse: Action = "warn"
     finetune_paths: tuple[str, ...] = ("finetune/**", "adapters/**")
     case_failures: CaseFailures = "gate"
 
@@ -902,7 +904,7 @@ _NOT_HASHED = (
 )
 
 
-_GATE_ADDED = ("over_budget", "cost_regression")
+_GATE_ADDED = ("over_budget", "cost_regression", "variant_better", "variant_worse")
 
 
 def config_hash(settings: Settings) -> str:

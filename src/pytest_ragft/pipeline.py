@@ -254,9 +254,7 @@ class Caller:
     def __init__(self, fn: Callable[..., Any], *, concurrency: int, timeout_s: float) -> None:
         self.fn = fn
         self.timeout_s = timeout_s
-        self.is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-            getattr(fn, "__call__", None)  # noqa: B004
-        )
+        self.is_async = _is_async(fn)
         self.loop = asyncio.new_event_loop()
         self._semaphore: asyncio.Semaphore | None = None
         self._concurrency = concurrency
@@ -278,15 +276,23 @@ class Caller:
         """Schedule a coroutine on the call loop; the future is safe to wait on from any thread."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
-    async def call(self, input: Any, vars: Mapping[str, Any]) -> Result | CallError:
-        """One pipeline call within a concurrency slot, its time-out and error handling."""
+    async def call(
+        self, input: Any, vars: Mapping[str, Any], fn: Callable[..., Any] | None = None
+    ) -> Result | CallError:
+        """One pipeline call within a concurrency slot, its time-out and error handling;
+        ``fn`` calls another pipeline (a variant) through the same slots."""
+        fn = fn or self.fn
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self._concurrency)
         async with self._semaphore:
             start = time.perf_counter()
-            used = self._current_loop() if self.is_async else None
+            used = (
+                self._current_loop()
+                if (self.is_async if fn is self.fn else _is_async(fn))
+                else None
+            )
             try:
-                value = await asyncio.wait_for(self._invoke(input, vars, used), self.timeout_s)
+                value = await asyncio.wait_for(self._invoke(fn, input, vars, used), self.timeout_s)
             except TimeoutError:
                 message = f"the pipeline did not answer within timeout_s = {self.timeout_s:g} s"
                 if used is not None and used.blocked(used.threshold(self.timeout_s)):
@@ -314,11 +320,13 @@ class Caller:
             self._pipeline_loop = None
         loop.stop()
 
-    async def _invoke(self, input: Any, vars: Mapping[str, Any], used: PipelineLoop | None) -> Any:
+    async def _invoke(
+        self, fn: Callable[..., Any], input: Any, vars: Mapping[str, Any], used: PipelineLoop | None
+    ) -> Any:
         try:
             if used is not None:
-                return await used.run(self.fn(input, **vars))
-            value = await self._in_thread(input, vars)
+                return await used.run(fn(input, **vars))
+            value = await self._in_thread(fn, input, vars)
             if inspect.isawaitable(value):  # a sync wrapper that returns a coroutine
                 return await self._current_loop().run(value)
             return value
@@ -326,7 +334,7 @@ class Caller:
             # Raised out of a task, these would stop the event loop and every call with it.
             raise _Exited(exc) from exc
 
-    async def _in_thread(self, input: Any, vars: Mapping[str, Any]) -> Any:
+    async def _in_thread(self, fn: Callable[..., Any], input: Any, vars: Mapping[str, Any]) -> Any:
         future: asyncio.Future[Any] = self.loop.create_future()
 
         def reply(value: Any, exc: BaseException | None) -> None:
@@ -338,7 +346,7 @@ class Caller:
         def target() -> None:
             exit_guard.mark_call_thread()
             try:
-                value = self.fn(input, **vars)
+                value = fn(input, **vars)
             except BaseException as exc:
                 reply(None, _Exited(exc) if not isinstance(exc, Exception) else exc)
             else:
@@ -525,3 +533,10 @@ def _describe(exc: BaseException) -> str:
             "whole run with nothing written; it was stopped and counted as this case's error"
         )
     return f"the pipeline raised {type(exc).__name__}: {exc}{where}"
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    """An ``async def`` function, or an object whose ``__call__`` is one."""
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004
+    )

@@ -403,6 +403,11 @@ def _attach_record(item: pytest.Item, report: pytest.TestReport, state: RagftSta
     if record is None:
         return
     report.user_properties.append((RECORD, record.to_dict()))
+    if report.when == "call" and isinstance(item, collect.CaseItem):
+        from pytest_ragft.worker import VARIANT_RECORD
+
+        for name, variant in item.variant_records.items():
+            report.user_properties.append((VARIANT_RECORD, {"variant": name, **variant.to_dict()}))
     item.user_properties.extend(
         [
             ("kind", record.kind),

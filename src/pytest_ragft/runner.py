@@ -43,6 +43,7 @@ class Evaluation:
     messages: list[str] = field(default_factory=list)
     result: Result | None = None
     failures: list[CheckOutcome] = field(default_factory=list)
+    pipeline: Callable[..., Any] | None = None  # a variant's; None: the main pipeline
     evidence: Evidence | None = None
 
     @property
@@ -92,6 +93,9 @@ class Runner:
             self.no_counterfactual = "unsupported"
         self.extra_checks = extra_checks
         self._futures: dict[str, concurrent.futures.Future[Evaluation]] = {}
+        # Named pipelines beside the main one: each case is evaluated by them too, through
+        # the same loop and concurrency slots, with their vars merged into the case's.
+        self.variants: dict[str, tuple[Callable[..., Any], Mapping[str, Any]]] = {}
 
     def submit(self, case: Case) -> concurrent.futures.Future[Evaluation]:
         """Start evaluating a case (once, unless cancelled); later calls return the same future."""
@@ -100,15 +104,25 @@ class Runner:
         if future is None or future.cancelled():
             future = self.caller.submit(self._evaluate(case))
             self._futures[key] = future
+            for name, (fn, vars) in self.variants.items():
+                variant = replace(case, vars={**case.vars, **vars})
+                self._futures[f"{name}\0{key}"] = self.caller.submit(self._evaluate(variant, fn))
         return future
+
+    def variant_futures(self, case: Case) -> dict[str, concurrent.futures.Future[Evaluation]]:
+        """The variants' evaluations of a submitted case, by variant name."""
+        key = _key(case)
+        found = ((name, self._futures.get(f"{name}\0{key}")) for name in self.variants)
+        return {name: future for name, future in found if future is not None}
 
     def cancel(self, case: Case) -> None:
         """Stop a case's evaluation that is not done: its calls still waiting for a slot are
         never made (an async one in flight is cancelled). A later ``submit`` starts afresh."""
-        future = self._futures.get(_key(case))
-        if future is not None and not future.done():
-            future.cancel()
-            del self._futures[_key(case)]
+        for key in (_key(case), *(f"{name}\0{_key(case)}" for name in self.variants)):
+            future = self._futures.get(key)
+            if future is not None and not future.done():
+                future.cancel()
+                del self._futures[key]
 
     def ask(self, input: Any, vars: Mapping[str, Any]) -> Result | CallError:
         """One call for a Python case, through the same loop, slots and time-out."""
@@ -127,11 +141,11 @@ class Runner:
             outcomes.extend(self.extra_checks(case, result))
         return outcomes
 
-    async def _evaluate(self, case: Case) -> Evaluation:
+    async def _evaluate(self, case: Case, fn: Callable[..., Any] | None = None) -> Evaluation:
         repeats = case.repeats or self.repeats
         ratio = case.min_pass_ratio if case.min_pass_ratio is not None else self.min_pass_ratio
         calls = await asyncio.gather(
-            *(self.caller.call(_pipeline_input(case), case.vars) for _ in range(repeats))
+            *(self.caller.call(_pipeline_input(case), case.vars, fn) for _ in range(repeats))
         )
         records: list[RepeatRecord] = []
         # The first repeat that failed its checks: what the diagnosis reads.
@@ -141,7 +155,7 @@ class Runner:
             records.append(record)
             if failed and first_failed is None and isinstance(call, Result):
                 first_failed = (call, failed)
-        evaluation = Evaluation(case, records, ratio)
+        evaluation = Evaluation(case, records, ratio, pipeline=fn)
         if evaluation.outcome == "passed":
             return evaluation
         if first_failed is None:  # an error outcome: every non-passing repeat errored
@@ -198,11 +212,16 @@ class Runner:
         gold = diagnosis.counterfactual_contexts(case)
         if not diagnosis.needs_counterfactual(static):
             return "not-needed"
-        if self.no_counterfactual is not None:
-            return self.no_counterfactual
+        fn = evaluation.pipeline
+        unsupported = fn is not None and not accepts_contexts(fn)
+        if self.no_counterfactual == "off" or (fn is None and self.no_counterfactual):
+            return self.no_counterfactual or "off"
+        if unsupported:
+            return "unsupported"
         if not gold:
             return "no-gold"
-        call = await self.caller.call(_pipeline_input(case), {**case.vars, "contexts": list(gold)})
+        with_gold = {**case.vars, "contexts": list(gold)}
+        call = await self.caller.call(_pipeline_input(case), with_gold, fn)
         if isinstance(call, CallError):
             evaluation.messages.append(f"counterfactual run: {call.message}")
             return "error"

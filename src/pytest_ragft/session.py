@@ -15,7 +15,7 @@ import pytest
 from pytest_ragft.checks import check_names
 from pytest_ragft.finish import Finished, assemble, finish, now, partial_reason, suite_cases
 from pytest_ragft.model import CaseRecord
-from pytest_ragft.worker import RECORD, registry
+from pytest_ragft.worker import RECORD, VARIANT_RECORD, registry
 
 if TYPE_CHECKING:
     from pytest_ragft.config import Settings
@@ -29,6 +29,7 @@ class RagftSession:
         self.config = config
         self.settings = settings
         self.records: list[CaseRecord] = []
+        self.variant_records: dict[str, list[CaseRecord]] = {}
         self.non_eval_failed = 0
         self.started = time.time()
         self.started_at = now()
@@ -40,6 +41,10 @@ class RagftSession:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         carried = [v for k, v in report.user_properties if k == RECORD and isinstance(v, dict)]
         self.records.extend(CaseRecord.from_dict(v) for v in carried)
+        for key, value in report.user_properties:
+            if key == VARIANT_RECORD and isinstance(value, dict):
+                name = str(value.get("variant"))
+                self.variant_records.setdefault(name, []).append(CaseRecord.from_dict(value))
         if report.failed and not carried:
             self.non_eval_failed += 1
 
@@ -109,6 +114,7 @@ class RagftSession:
             history_error=error,
             partial=self._partial(cases, stopped),
             shard=self._shard(),
+            variant_records=self.variant_records,
         )
         return inputs, store
 

@@ -114,6 +114,8 @@ def summarize(inputs: RunInputs) -> RunSummary:
     events += threshold_events(categories)
     events += finetune_events(answers, inputs.changed_files, settings)
     events += spending_events(usage["all"], cases, inputs)
+    compared = compare_variants(cases, inputs)
+    events += variant_events(compared)
     return RunSummary(
         suite=settings.suite,
         run_id=inputs.run_id,
@@ -151,7 +153,7 @@ def summarize(inputs: RunInputs) -> RunSummary:
         left_out=left_out_of_baseline(inputs),
         changes=case_changes(cases, inputs.history),
         usage=usage,
-        variants=compare_variants(cases, inputs),
+        variants=compared,
     )
 
 
@@ -174,6 +176,20 @@ def spending_events(run: Usage, cases: Sequence[CaseRecord], inputs: RunInputs) 
     return costs.budget_events(run, budgets) + costs.rise_events(
         cases, before, budgets.max_increase
     )
+
+
+def variant_events(compared: variants.Comparison | None) -> list[GateEvent]:
+    """``variant_better`` for a variant that may replace the main pipeline, ``variant_worse``
+    for one worse on a category."""
+    found: list[GateEvent] = []
+    for variant in compared.variants if compared is not None else ():
+        worse = [k for k, c in variant.categories.items() if c.verdict == "worse"]
+        if variant.replaces:
+            found.append(GateEvent("variant_better", "", f"{variant.name}: {variant.reason}"))
+        if worse:
+            detail = f"{variant.name} is worse than the main pipeline on {', '.join(worse)}"
+            found.append(GateEvent("variant_worse", "", detail))
+    return found
 
 
 def compare_variants(cases: Sequence[CaseRecord], inputs: RunInputs) -> variants.Comparison | None:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pytest_ragft.runner import Runner
 
 RECORD = "ragft"  # the user property a case record travels under, to the controller
+VARIANT_RECORD = "ragft-variant"  # and a variant's record of the same case
 PREFETCH = "ragft_prefetch"  # the workerinput key the controller passes the prefetch mode under
 
 # What a process knows of the tests it runs next, by xdist's --dist: "sequence", every test from
@@ -96,7 +97,7 @@ def build_runner(config: pytest.Config, settings: Settings) -> Runner:
     from pytest_ragft.runner import Runner
 
     fn = resolve_pipeline(config, settings)
-    return Runner(
+    runner = Runner(
         fn,
         concurrency=settings.concurrency,
         timeout_s=settings.timeout_s,
@@ -106,6 +107,25 @@ def build_runner(config: pytest.Config, settings: Settings) -> Runner:
         counterfactual=settings.diagnose == "counterfactual",
         extra_checks=_deepeval_checker(settings),
     )
+    runner.variants = variant_pipelines(settings)
+    return runner
+
+
+def variant_pipelines(settings: Settings) -> dict[str, tuple[Any, Any]]:
+    """The picked variants' callables and vars; one that cannot be imported is a usage error
+    naming the variant."""
+    from pytest_ragft.pipeline import PipelineUsageError, resolve
+
+    found = {}
+    for variant in settings.variants.active:
+        try:
+            fn = resolve(variant.pipeline, settings.rootdir)
+        except PipelineUsageError as exc:
+            raise pytest.UsageError(
+                f"{exc} (from [tool.ragft.variants.{variant.name}] pipeline)"
+            ) from None
+        found[variant.name] = (fn, dict(variant.vars))
+    return found
 
 
 def _deepeval_checker(settings: Settings) -> Any:

@@ -13,8 +13,10 @@ from typing import Any
 
 from pytest_ragft.model import KINDS, CaseRecord, ContextEvidence, Evidence, RepeatRecord
 from pytest_ragft.report import fmt
+from pytest_ragft.report.comparison import headline
 from pytest_ragft.report.escape import strip_control
 from pytest_ragft.runsummary import SCHEMA_VERSION, Category, Gate, RunSummary
+from pytest_ragft.variants import Comparison
 from pytest_ragft.wording import number_of, plural
 
 __all__ = ["CSP", "render_html"]
@@ -51,6 +53,7 @@ def render_html(summary: RunSummary) -> str:
         _usage(summary),
         _diagnosis(summary),
         _changes(summary),
+        _variants(summary),
         _checklist(summary),
         _recommendation(summary),
         _cases(summary),
@@ -440,6 +443,55 @@ def _changes(summary: RunSummary) -> str:
     )
 
 
+def _variants(summary: RunSummary) -> str:
+    """Each variant's categories, then a cases x pipelines matrix that a CSS-only switch
+    narrows to the cases where the pipelines differ."""
+    comparison = summary.variants
+    if comparison is None or not comparison.variants:
+        return ""
+    tables = []
+    for variant in comparison.variants:
+        rows = "".join(
+            f'<tr><th scope="row">{_e(name)}</th>'
+            f'<td class="num">{cat.main_passed}/{cat.shared}</td>'
+            f'<td class="num">{cat.variant_passed}/{cat.shared}</td>'
+            f'<td class="num">{_change(cat.difference)} {fmt.ci_text(cat.difference_ci)}</td>'
+            f'<td class="num">{cat.p_adjusted:.4f}</td><td>{_e(cat.verdict)}</td></tr>'
+            for name, cat in variant.categories.items()
+        )
+        tables.append(
+            f"<h3>{_e(headline(variant))}</h3>\n<table><thead><tr><th>category</th><th>main</th>"
+            "<th>variant</th><th>difference</th><th>p</th><th>verdict</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
+    note = f'<p class="muted">{_e(comparison.note)}</p>\n' if comparison.note else ""
+    return (
+        '<section id="variants">\n<h2>Variants against the main pipeline</h2>\n'
+        + note
+        + "\n".join(tables)
+        + _variant_matrix(comparison)
+        + "\n</section>"
+    )
+
+
+def _variant_matrix(comparison: Comparison) -> str:
+    names = ["main", *(v.name for v in comparison.variants)]
+    head = "".join(f"<th>{_e(n)}</th>" for n in names)
+    rows = "".join(
+        f'<tr class="{"differs" if row.differs else "same"}"><th scope="row"><code>{_e(row.id)}'
+        f"</code></th><td>{_e(row.category)}</td>"
+        + "".join(f"<td>{_e(row.cells.get(n, '-'))}</td>" for n in names)
+        + "</tr>"
+        for row in comparison.rows
+    )
+    return (
+        '\n<input type="checkbox" id="only-differs" class="toggle">'
+        '<label for="only-differs" class="chip">only the cases where they differ</label>\n'
+        f'<table class="variant-matrix"><thead><tr><th>case</th><th>category</th>{head}</tr>'
+        f"</thead><tbody>{rows}</tbody></table>"
+    )
+
+
 def _checklist(summary: RunSummary) -> str:
     items = []
     for answer in summary.checklist:
@@ -682,6 +734,8 @@ def _css() -> str:
     focus = [selector.replace(":checked", ":focus-visible") for selector in chosen]
     return (
         _BASE_CSS
+        + "#only-differs:checked ~ .variant-matrix tr.same { display: none; }\n"
+        + "#only-differs:checked + label { background: #1f2937; color: #fff; }\n"
         + ",\n".join(hide)
         + " { display: none; }\n"
         + ",\n".join(chosen)

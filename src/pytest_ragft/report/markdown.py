@@ -13,8 +13,10 @@ from collections.abc import Sequence
 
 from pytest_ragft.model import CaseRecord, ContextEvidence, Evidence
 from pytest_ragft.report import fmt
+from pytest_ragft.report.comparison import headline
 from pytest_ragft.report.escape import escape_html, escape_md
 from pytest_ragft.runsummary import GateEvent, RunSummary
+from pytest_ragft.variants import CaseChange, VariantComparison
 from pytest_ragft.wording import plural
 
 MARKER_PREFIX = "<!-- ragft:report suite="
@@ -241,6 +243,49 @@ def _changes(summary: RunSummary) -> list[str]:
     return lines
 
 
+def _variants(summary: RunSummary) -> list[str]:
+    """Each variant against the main pipeline, per category, and the cases it fixes and
+    breaks (bounded)."""
+    comparison = summary.variants
+    if comparison is None or not comparison.variants:
+        return []
+    lines = ["### Variants against the main pipeline", ""]
+    if comparison.note:
+        lines += [escape_md(comparison.note, limit=_TEXT_CHARS), ""]
+    for variant in comparison.variants:
+        lines += [f"**{escape_md(headline(variant), limit=_TEXT_CHARS)}**", ""]
+        lines += [
+            "| category | main | variant | difference | p | verdict |",
+            "|---|--:|--:|:-:|--:|---|",
+        ]
+        for name, cat in variant.categories.items():
+            lines.append(
+                f"| {escape_md(name, limit=60)} | {cat.main_passed}/{cat.shared} "
+                f"| {cat.variant_passed}/{cat.shared} | {fmt.points(cat.difference)} "
+                f"{fmt.ci_text(cat.difference_ci)} | {cat.p_adjusted:.4f} | {cat.verdict} |"
+            )
+        for label, changes in _fixed_and_broken(variant):
+            shown = ", ".join(
+                f"**{escape_md(c.id, limit=100)}**"
+                + (f" ({escape_md(c.diagnosis)})" if c.diagnosis else "")
+                for c in changes[: fmt.MAX_CHANGED_IDS]
+            )
+            more = (
+                f" ...and {len(changes) - fmt.MAX_CHANGED_IDS} more"
+                if len(changes) > fmt.MAX_CHANGED_IDS
+                else ""
+            )
+            lines += ["", f"{label}: {shown}{more}"]
+        lines.append("")
+    return lines
+
+
+def _fixed_and_broken(variant: VariantComparison) -> list[tuple[str, list[CaseChange]]]:
+    fixed = [c for cat in variant.categories.values() for c in cat.fixed]
+    broken = [c for cat in variant.categories.values() for c in cat.broken]
+    return [(label, found) for label, found in (("Fixed", fixed), ("Broken", broken)) if found]
+
+
 def _flaky(summary: RunSummary) -> list[str]:
     flaky = summary.flaky
     if not flaky:
@@ -431,6 +476,7 @@ def render_markdown(summary: RunSummary, *, limit: int = DEFAULT_LIMIT) -> str:
             _usage(summary),
             _diagnosis(summary),
             _changes(summary),
+            _variants(summary),
             _checklist(summary),
             _recommendation(summary),
         )

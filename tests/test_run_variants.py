@@ -1,0 +1,92 @@
+"""Variants through pytest: the picked pipelines run the same file cases through the same
+concurrency slots, and the summary compares each with the main pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import USAGE, Project, case_yaml
+
+PIPELINES = """
+CALLS = []
+
+def answer(question, style="plain", **vars):
+    if question.startswith("format") and style != "strict":
+        return question + " and far too many words for the check"
+    return question
+
+def fixed(question, **vars):
+    return answer(question, style="strict")
+"""
+
+
+def _project(project: Project, **variants: Any) -> None:
+    project.configure(
+        thresholds={"knowledge": 0, "behavior": 0},
+        variants={"strict": {"pipeline": "bot:fixed", "role": "prompt", "target": "behavior"}},
+    )
+    project.pipeline(PIPELINES)
+    project.cases(
+        "behavior",
+        [
+            case_yaml(
+                f"format-{i}",
+                "behavior",
+                f"format {i}",
+                {"contains": f"format {i}", "max_words": 2},
+            )
+            for i in range(12)
+        ],
+    )
+
+
+def test_a_picked_variant_is_run_and_compared(project: Project, plugin_args: list[str]) -> None:
+    _project(project)
+    result = project.run_with(plugin_args, "--ragft-variant=strict")
+    assert result.ret == 0  # the main pipeline is the one gated
+    report = project.report()
+    assert {c["outcome"] for c in report["cases"]} == {"failed"}
+    [variant] = report["variants"]["variants"]
+    assert variant["name"] == "strict"
+    behavior = variant["categories"]["behavior"]
+    assert behavior["verdict"] == "better"
+    assert behavior["p_better"] == pytest.approx(0.5**12)  # McNemar exact, 12 fixed, 0 broken
+    assert (behavior["wins"], behavior["losses"]) == (12, 0)
+    assert variant["replaces"] is True
+    events = {e["event"]: e["action"] for e in report["gate"]["events"]}
+    assert events.get("variant_better") == "comment"
+    result.stdout.fnmatch_lines(["*strict*better*"])
+
+
+def test_the_comparison_reaches_the_comment_and_the_page(project: Project) -> None:
+    _project(project)
+    project.configure(
+        thresholds={"knowledge": 0, "behavior": 0},
+        variants={"strict": {"pipeline": "bot:fixed", "target": "behavior"}},
+        report={"markdown": "report.md", "html": "report.html"},
+    )
+    assert project.run("--ragft-variants=strict").ret == 0
+    markdown = (project.path / "report.md").read_text()
+    assert "### Variants against the main pipeline" in markdown
+    assert "| behavior | 0/12 | 12/12 |" in markdown and "better" in markdown
+    assert "Fixed: **format-0** (behavior)" in markdown
+    page = (project.path / "report.html").read_text()
+    assert 'id="variants"' in page and page.count('<tr class="differs">') == 12
+
+
+def test_variants_run_only_when_picked(project: Project) -> None:
+    _project(project)
+    project.run()
+    assert "variants" not in project.report()
+
+
+def test_a_variant_that_cannot_be_imported_is_a_usage_error(project: Project) -> None:
+    _project(project)
+    project.configure(
+        thresholds={"knowledge": 0, "behavior": 0},
+        variants={"strict": {"pipeline": "nowhere:fixed"}},
+    )
+    result = project.run("--ragft-variant=strict")
+    assert result.ret == USAGE
+    assert "[tool.ragft.variants.strict]" in result.stderr.str()
