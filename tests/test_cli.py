@@ -529,9 +529,27 @@ def test_merge_that_cannot_store_its_run_says_so(
 
     monkeypatch.setattr(HistoryStore, "write_run", refuse)
     code, out, err = ragft(capsys, "merge", "s1/ragft-report.json", "s2/ragft-report.json")
-    assert code == 0 and "stored in" not in out
+    # A run that could not be stored fails the job, as it fails a pytest run: nothing is lost
+    # without a failing status.
+    assert code == 1 and "stored in" not in out and "gate pass" in out
     assert "ragft merge: the run was not stored in history: history store x.sqlite" in err
     assert (project.path / "ragft-report.json").is_file()
+
+
+def test_merge_writes_every_configured_report_and_prints_the_summary(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.standard(report={"markdown": "out/report.md", "html": "out/report.html"})
+    project.run("evals/knowledge.yaml", "--ragft-report-dir=s1")
+    project.run("evals/behavior.yaml", "--ragft-report-dir=s2")
+    monkeypatch.chdir(project.path)
+    code, out, _ = ragft(capsys, "merge", "s1/ragft-report.json", "s2/ragft-report.json")
+    assert code == 1  # behavior below its threshold, as in one run
+    assert "gate: FAIL (below_threshold: behavior" in out
+    assert "written: JSON ragft-report.json · Markdown out/report.md · HTML out/report.html" in out
+    markdown = (project.path / "out" / "report.md").read_text()
+    assert markdown.startswith("<!-- ragft:report suite=demo -->")
+    assert "4/4" not in markdown and "2/2" in markdown  # the merged categories
 
 
 def test_comment_without_a_token_says_how_to_give_one(

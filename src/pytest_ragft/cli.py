@@ -696,23 +696,65 @@ def _check_mergeable(files: list[Path], reports: list[dict[str, Any]], settings:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from pytest_ragft.report.jsonfile import ReportError, load_report, write_json
-
-    reports = []
-    for path in args.files:
-        try:
-            reports.append(load_report(path))
-        except (ReportError, OSError) as exc:
-            raise CliError(str(exc)) from None
+    """One run of the shards' JSON reports: judged against the history and stored there, with
+    every configured report written, the comment posted and the summary printed, as a
+    pytest run of the whole suite would."""
     import uuid
 
-    from pytest_ragft.history.context import open_history
+    from pytest_ragft.finish import finish
     from pytest_ragft.merge import merge_inputs
-    from pytest_ragft.summarize import summarize
+    from pytest_ragft.report.jsonfile import write_json
+    from pytest_ragft.report.terminal import terminal_lines
 
+    reports = _load_reports(args.files)
     settings = _settings(args)
     _check_mergeable(args.files, reports, settings)
     run_id = uuid.uuid4().hex
+    opened = _open_for_merge(settings, run_id, reports, args.no_history)
+    store = opened.store if opened is not None else None
+    try:
+        inputs = merge_inputs(reports, settings, opened.context if opened else None, run_id)
+    except ValueError as exc:
+        if store is not None:
+            store.close()
+        raise CliError(str(exc)) from None
+    finished = finish(inputs, environ=dict(os.environ), store=store)  # store_run closes it
+    summary, sunk = finished.summary, finished.sunk
+    write_json(summary.to_json(), args.output)
+    for line in terminal_lines(summary):
+        print(line)
+    for note in sunk.notes:
+        print(f"ragft merge: {note}", file=sys.stderr)
+    stored = [w.removeprefix("history ") for w in sunk.written if w.startswith("history ")]
+    others = [w for w in sunk.written if not w.startswith("history ")]
+    print(
+        f"merged {len(reports)} report(s), {len(summary.cases)} case(s): "
+        f"gate {summary.gate.verdict} -> {args.output}"
+        + (f", stored in {stored[0]}" if stored else "")
+    )
+    if others:
+        print("written: " + " · ".join(others))
+    return 1 if summary.gate.verdict == "fail" or sunk.failed else 0
+
+
+def _load_reports(files: list[Path]) -> list[dict[str, Any]]:
+    from pytest_ragft.report.jsonfile import ReportError, load_report
+
+    try:
+        return [load_report(path) for path in files]
+    except (ReportError, OSError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def _open_for_merge(
+    settings: Any, run_id: str, reports: list[dict[str, Any]], no_history: bool
+) -> Any:
+    """The history for a merged run, with the evidence of its failures' signal; None when it
+    is off. An unusable store is said, and the merge goes on without it."""
+    from pytest_ragft.history.context import open_history
+
+    if not settings.history or no_history:
+        return None
     failing = sorted(
         {
             str(c.get("id"))
@@ -721,37 +763,10 @@ def cmd_merge(args: argparse.Namespace) -> int:
             if c.get("outcome") in ("failed", "error")
         }
     )
-    use = settings.history and not args.no_history
-    opened = open_history(settings, run_id, failing) if use else None
-    if opened is not None and opened.error is not None:
+    opened = open_history(settings, run_id, failing)
+    if opened.error is not None:
         print(f"ragft merge: history store not used: {opened.error}", file=sys.stderr)
-    store = opened.store if opened is not None else None
-    stored = ""
-    try:
-        try:
-            context = opened.context if opened is not None else None
-            merged = summarize(merge_inputs(reports, settings, context, run_id))
-        except ValueError as exc:
-            raise CliError(str(exc)) from None
-        write_json(merged.to_json(), args.output)
-        if store is not None:
-            from pytest_ragft.finish import store_run
-
-            sunk = store_run(store, merged, settings)
-            store = None  # closed by store_run
-            for note in sunk.notes:
-                print(f"ragft merge: {note}", file=sys.stderr)
-            stored = (
-                f", stored in {sunk.written[0].removeprefix('history ')}" if sunk.written else ""
-            )
-    finally:
-        if store is not None:
-            store.close()
-    print(
-        f"merged {len(reports)} report(s), {len(merged.cases)} case(s): "
-        f"gate {merged.gate.verdict} -> {args.output}{stored}"
-    )
-    return 1 if merged.gate.verdict == "fail" else 0
+    return opened
 
 
 def cmd_export(args: argparse.Namespace) -> int:
