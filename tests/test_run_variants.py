@@ -90,3 +90,41 @@ def test_a_variant_that_cannot_be_imported_is_a_usage_error(project: Project) ->
     result = project.run("--ragft-variant=strict")
     assert result.ret == USAGE
     assert "[tool.ragft.variants.strict]" in result.stderr.str()
+
+
+def test_variants_feed_questions_1_and_5(project: Project) -> None:
+    """A better-prompt variant that still fails behavior is evidence for question 1; a
+    fine-tune variant's fixes replace the declared fix rate of question 5."""
+    _project(project)
+    project.pipeline(
+        PIPELINES
+        + """
+def prompt_only(question, **vars):
+    return answer(question)
+
+def tuned(question, **vars):
+    return fixed(question) if question[-1] in "02468" else answer(question)
+"""
+    )
+    project.configure(
+        thresholds={"knowledge": 0, "behavior": 0.85},
+        variants={
+            "v2": {"pipeline": "bot:prompt_only", "role": "prompt"},
+            "adapter": {"pipeline": "bot:tuned", "role": "finetune"},
+        },
+        checklist={
+            "cost": {
+                "queries_per_month": 1000,
+                "value_per_fixed_failure": 1,
+                "expected_fix_rate": 0.9,
+                "finetune_upfront": 0,
+                "finetune_monthly": 0,
+            }
+        },
+    )
+    project.run("--ragft-variants=v2,adapter")
+    answers = {a["key"]: a for a in project.report()["checklist"]}
+    assert "the prompt variant v2 (0.0% < 85%)" in answers["baseline"]["evidence"]
+    evidence = answers["cost"]["evidence"]
+    assert "measured by the finetune variant adapter: 6 of 12 behavior-bound failures" in evidence
+    assert "50% fixed" in evidence  # the measured rate, not the declared 90%

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_ragft import checklist, costs, diagnosis, stats, variants
 from pytest_ragft.diagnosis import BEHAVIOR_BOUND
-from pytest_ragft.flaky import Observation, flaky_cases
+from pytest_ragft.flaky import FlakyCase, Observation, flaky_cases
 from pytest_ragft.model import DIAGNOSES, KINDS, CaseRecord
 from pytest_ragft.records import merge_records, outcome_counts
 from pytest_ragft.runsummary import (
@@ -109,13 +109,18 @@ def summarize(inputs: RunInputs) -> RunSummary:
     failed = [c for c in cases if c.outcome in ("failed", "error")]
     counts = diagnosis_counts(failed)
     usage = usage_by_category(cases)
-    answers = answer_questions(categories, counts, inputs, usage["all"].cost_per_case)
+    compared = compare_variants(cases, inputs)
+    answers = answer_questions(
+        categories,
+        counts,
+        inputs,
+        usage["all"].cost_per_case,
+        from_variants(compared, failed, settings),
+    )
     events = [e for t in tested.values() for e in t.events]
     events += threshold_events(categories)
     events += finetune_events(answers, inputs.changed_files, settings)
-    events += spending_events(usage["all"], cases, inputs)
-    compared = compare_variants(cases, inputs)
-    events += variant_events(compared)
+    events += spending_events(usage["all"], cases, inputs) + variant_events(compared)
     return RunSummary(
         suite=settings.suite,
         run_id=inputs.run_id,
@@ -137,14 +142,7 @@ def summarize(inputs: RunInputs) -> RunSummary:
         disagreements=disagreements(failed),
         checklist=tuple(answers),
         recommendation=recommend(failed, answers, inputs),
-        flaky=tuple(
-            flaky_cases(
-                cases,
-                inputs.history.case_history if inputs.history else {},
-                run_id=inputs.run_id,
-                sha=inputs.meta.get("git", {}).get("sha"),
-            )
-        ),
+        flaky=flaky_of(cases, inputs),
         history=series(inputs, categories),
         cases=tuple(cases),
         shards=inputs.shards,
@@ -176,6 +174,12 @@ def spending_events(run: Usage, cases: Sequence[CaseRecord], inputs: RunInputs) 
     return costs.budget_events(run, budgets) + costs.rise_events(
         cases, before, budgets.max_increase
     )
+
+
+def flaky_of(cases: Sequence[CaseRecord], inputs: RunInputs) -> tuple[FlakyCase, ...]:
+    history = inputs.history.case_history if inputs.history else {}
+    sha = inputs.meta.get("git", {}).get("sha")
+    return tuple(flaky_cases(cases, history, run_id=inputs.run_id, sha=sha))
 
 
 def variant_events(compared: variants.Comparison | None) -> list[GateEvent]:
@@ -455,13 +459,47 @@ def recommend(
     return Recommendation.from_json(made)
 
 
+@dataclass(frozen=True)
+class VariantEvidence:
+    """What the run's variants add to the five answers: a better-prompt or RAG variant that
+    still fails behavior (question 1), a fine-tune variant's measured fix rate (question 5)."""
+
+    still_failing: tuple[str, ...] = ()  # "the prompt variant v2 (70.0% < 85%)"
+    fix_rate: tuple[str, int, int] | None = None  # (variant, fixed, behavior-bound failures)
+
+
+def from_variants(
+    compared: variants.Comparison | None, failed: Sequence[CaseRecord], settings: Settings
+) -> VariantEvidence:
+    if compared is None:
+        return VariantEvidence()
+    threshold = settings.thresholds.behavior
+    still, fix_rate = [], None
+    bound = {c.id for c in failed if c.diagnosis in BEHAVIOR_BOUND}
+    for variant in compared.variants:
+        behavior = variant.categories.get("behavior")
+        if behavior is None or not behavior.shared:
+            continue
+        rate = behavior.variant_passed / behavior.shared
+        if variant.role in ("prompt", "rag") and rate < threshold:
+            still.append(
+                f"the {variant.role} variant {variant.name} ({rate * 100:.1f}% < "
+                f"{threshold * 100:g}%)"
+            )
+        if variant.role == "finetune" and bound and fix_rate is None:
+            fixed = {c.id for cat in variant.categories.values() for c in cat.fixed} & bound
+            fix_rate = (variant.name, len(fixed), len(bound))
+    return VariantEvidence(tuple(still), fix_rate)
+
+
 def answer_questions(
     categories: Mapping[str, Category],
     counts: Mapping[str, int],
     inputs: RunInputs,
     cost_per_query: float | None = None,
+    seen: VariantEvidence = VariantEvidence(),
 ) -> list[Answer]:
-    """The five answers, each from the checklist's pure rules."""
+    """The five answers, each from the checklist's pure rules, with what the variants add."""
     settings, history = inputs.settings, inputs.history
     cl = settings.checklist
     behavior, knowledge = categories.get("behavior"), categories.get("knowledge")
@@ -471,6 +509,8 @@ def answer_questions(
     cost = None
     if cl.cost is not None:
         cost = {name: float(getattr(cl.cost, name)) for name in checklist.COST_FIELDS}
+        if seen.fix_rate is not None and seen.fix_rate[2]:
+            cost["expected_fix_rate"] = seen.fix_rate[1] / seen.fix_rate[2]
     answers = [
         checklist.answer_baseline(
             history.prior_runs if history else 0,
@@ -491,6 +531,14 @@ def answer_questions(
             cost, bound, total_cases, cl.horizon_months, measured_per_query=cost_per_query
         ),
     ]
+    if seen.still_failing:
+        answers[0]["evidence"] += "; still failing behavior: " + ", ".join(seen.still_failing)
+    if seen.fix_rate is not None and cost is not None:
+        name, fixed, of = seen.fix_rate
+        answers[4]["evidence"] += (
+            f"; fix rate measured by the finetune variant {name}: {fixed} of {of} "
+            "behavior-bound failures fixed (in place of expected_fix_rate)"
+        )
     return [Answer.from_json(a) for a in answers]
 
 
