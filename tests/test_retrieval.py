@@ -4,7 +4,10 @@ import math
 
 import pytest
 
+from pytest_ragft.model import Case, RepeatRecord
+from pytest_ragft.records import make_record, merge_records
 from pytest_ragft.retrieval import (
+    case_measures,
     fact_recall,
     hit_at_k,
     ndcg_at_k,
@@ -193,3 +196,82 @@ def test_fact_recall(
     contexts: list[str], groups: list[tuple[str, ...]], expected: float | None
 ) -> None:
     assert fact_recall(contexts, groups) == expected
+
+
+def repeat(n: int, sources: list[str], contexts: list[str]) -> RepeatRecord:
+    return RepeatRecord(repeat=n, outcome="passed", sources=sources, contexts=contexts)
+
+
+SHIPPING = ["Standard shipping takes 5 days.", "Express is next day."]
+
+
+@pytest.mark.parametrize(
+    ("case", "repeats", "expected"),
+    [
+        pytest.param(
+            Case(id="c", kind="knowledge", facts=("5 days",), gold_sources=("ship#2",)),
+            [repeat(1, [], []), repeat(2, ["ship#1", "ship#2"], SHIPPING)],
+            {"hit": 1.0, "recall": 1.0, "mrr": 0.5, "ndcg": 1 / L3, "k": 2.0},
+            id="first-repeat-that-returned-sources",
+        ),
+        pytest.param(
+            Case(id="c", kind="knowledge", gold_sources=("ship#2",)),
+            [repeat(1, ["ship#2"], []), repeat(2, ["ship#9"], [])],
+            {"hit": 1.0, "recall": 1.0, "mrr": 1.0, "ndcg": 1.0, "k": 1.0},
+            id="later-repeats-do-not-count",
+        ),
+        pytest.param(
+            Case(id="c", kind="knowledge", facts=("5 days",), gold_sources=("ship#2",)),
+            [repeat(1, [], SHIPPING)],
+            None,
+            id="gold-ids-but-no-sources",
+        ),
+        pytest.param(
+            Case(id="c", kind="knowledge", facts=("5 days", "store credit")),
+            [repeat(1, ["ship#1"], SHIPPING)],
+            {"fact_recall": 0.5},
+            id="no-gold-fact-recall",
+        ),
+        pytest.param(
+            Case(id="c", kind="knowledge", expect={"contains_any": ["next day", "overnight"]}),
+            [repeat(1, [], []), repeat(2, [], SHIPPING)],
+            {"fact_recall": 1.0},
+            id="no-gold-any-of-group",
+        ),
+        pytest.param(
+            Case(id="c", kind="behavior", expect={"max_words": 5}),
+            [repeat(1, ["ship#1"], SHIPPING)],
+            None,
+            id="no-gold-no-facts",
+        ),
+        pytest.param(
+            Case(id="c", kind="knowledge", facts=("5 days",)),
+            [repeat(1, [], [])],
+            None,
+            id="nothing-retrieved",
+        ),
+        pytest.param(
+            Case(id="c", kind="knowledge", facts=("5 days",), gold_sources=("a",)),
+            [],
+            None,
+            id="no-repeats",
+        ),
+    ],
+)
+def test_case_measures(
+    case: Case, repeats: list[RepeatRecord], expected: dict[str, float] | None
+) -> None:
+    got = case_measures(case, repeats)
+    assert got == (None if expected is None else pytest.approx(expected, abs=1e-12))
+    record = make_record(case, repeats, min_pass_ratio=1.0)
+    assert record.retrieval == got
+
+
+def test_a_python_case_keeps_its_first_repeats_measures_when_merged() -> None:
+    case = Case(id="c", kind="knowledge", gold_sources=("b",), source="t.py")
+    items = [
+        make_record(case, [repeat(n, sources, [])], min_pass_ratio=1.0, python=True)
+        for n, sources in ((2, ["b"]), (1, ["a", "b"]))
+    ]
+    (merged,) = merge_records(items)
+    assert merged.retrieval is not None and merged.retrieval["mrr"] == 0.5

@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 
 from pytest_ragft.matching import contains_any_fact
+from pytest_ragft.model import Case, RepeatRecord
 
 # The keys of a case's measures, as records, the summary and the JSON report carry them.
 HIT, RECALL, MRR, NDCG, K, FACT_RECALL = "hit", "recall", "mrr", "ndcg", "k", "fact_recall"
@@ -90,3 +91,15 @@ def _cut(sources: Sequence[str], k: int | None) -> int:
 
 def _discount(rank: int) -> float:
     return 1.0 / math.log2(rank + 1)
+
+
+def case_measures(case: Case, repeats: Sequence[RepeatRecord]) -> dict[str, float] | None:
+    """A case's measures from its first repeat that retrieved: rank measures when it names
+    ``gold_sources`` and the pipeline returned ``sources``, else fact recall in the contexts;
+    None when there is nothing to measure."""
+    if case.gold_sources:
+        returned = next((r.sources for r in repeats if r.sources), None)
+        return None if returned is None else rank_measures(returned, case.gold_sources)
+    contexts = next((r.contexts for r in repeats if r.contexts), None)
+    share = None if contexts is None else fact_recall(contexts, case.fact_groups)
+    return None if share is None else {FACT_RECALL: share}
