@@ -140,6 +140,7 @@ def test_all_fields(tmp_path: Path) -> None:
           facts: [shipped]
           volatile: true
           gold_contexts: [Order 1234 shipped.]
+          gold_sources: ["orders#1", "orders#3"]
           tags: [json, orders]
           repeats: 3
           min_pass_ratio: 1
@@ -159,6 +160,7 @@ def test_all_fields(tmp_path: Path) -> None:
         facts=("shipped",),
         volatile=True,
         gold_contexts=("Order 1234 shipped.",),
+        gold_sources=("orders#1", "orders#3"),
         tags=("json", "orders"),
         repeats=3,
         min_pass_ratio=1.0,
@@ -910,3 +912,13 @@ def test_empty_regex_is_refused_like_empty_contains(tmp_path: Path) -> None:
         "e.yaml:1: cases[0].expect.regex: empty: an empty pattern matches every answer; write "
         "the pattern to find (as contains: '' is refused too)"
     )
+
+
+def test_gold_sources_must_be_strings(tmp_path: Path) -> None:
+    text = '[{"id": "a", "kind": "knowledge", "expect": {"contains": "x"}, "gold_sources": "a#1"}]'
+    with pytest.raises(
+        CaseFileError, match=r"^a\.json:1: cases\[0\]\.gold_sources: expected a list of strings"
+    ):
+        load(tmp_path, "a.json", text)
+    (case,) = load(tmp_path, "a.json", text.replace('"a#1"', '["a#1"]'))
+    assert case.gold_sources == ("a#1",)

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_ragft.model import GOLD, CaseRecord, ContextEvidence, Evidence, RepeatRecord
+from pytest_ragft.retrieval import MEASURES, K
 
 text = st.text(max_size=20)
 repeats = st.builds(
@@ -54,6 +55,8 @@ records = st.builds(
     diagnosis=st.none() | st.sampled_from(["knowledge", "hybrid", "behavior", "error"]),
     min_pass_ratio=st.none() | st.floats(0, 1),
     evidence=st.none() | evidence,
+    retrieval=st.none()
+    | st.dictionaries(st.sampled_from((*MEASURES, K)), st.floats(0, 1), min_size=1),
 )
 
 
@@ -103,3 +106,11 @@ def test_a_record_from_before_evidence_and_sources_still_reads() -> None:
     assert record.evidence is None
     assert record.repeats[0].sources == []
     assert record.to_dict()["evidence"] is None
+    assert record.retrieval is None
+
+
+def test_retrieval_measures_read_back_as_numbers_only() -> None:
+    data = CaseRecord(id="c", nodeid="c", kind="knowledge", outcome="passed", pass_ratio=1.0)
+    raw = {**data.to_dict(), "retrieval": {"hit": 1, "mrr": "0.5", "ndcg": True, "k": 3}}
+    assert CaseRecord.from_dict(raw).retrieval == {"hit": 1.0, "k": 3.0}
+    assert CaseRecord.from_dict({**raw, "retrieval": {"mrr": "x"}}).retrieval is None

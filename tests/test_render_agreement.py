@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 from records import case, summary
 
+from pytest_ragft.model import CaseRecord
 from pytest_ragft.report import fmt
+from pytest_ragft.report.escape import escape_md
 from pytest_ragft.report.html import render_html
+from pytest_ragft.report.jsonfile import write_json
 from pytest_ragft.report.markdown import render_markdown
 from pytest_ragft.report.terminal import terminal_lines
-from pytest_ragft.runsummary import RunSummary
+from pytest_ragft.runsummary import Retrieval, RunSummary
 from pytest_ragft.summarize import HistoryContext
 
 
@@ -105,3 +108,68 @@ def test_the_html_shows_the_summarys_numbers_and_every_failed_case(made: RunSumm
         assert failed.id in page
     passed_ids = [c.id for c in made.cases if c.outcome == "passed"]
     assert not any(f">{case_id}<" in page for case_id in passed_ids)
+
+
+def _measured(case_id: str, kind: str, retrieval: dict[str, float] | None) -> CaseRecord:
+    record = case(case_id, kind)
+    record.retrieval = retrieval
+    return record
+
+
+RANKED = {"hit": 1.0, "recall": 0.5, "mrr": 0.5, "ndcg": 0.4, "k": 3.0}
+MISSED = {"hit": 0.0, "recall": 0.0, "mrr": 0.0, "ndcg": 0.0, "k": 3.0}
+
+
+def test_retrieval_means_per_category_over_the_cases_that_measured_it(tmp_path: Path) -> None:
+    records = [
+        _measured("k1", "knowledge", RANKED),
+        _measured("k2", "knowledge", RANKED),
+        _measured("k3", "knowledge", MISSED),
+        _measured("k4", "knowledge", {"fact_recall": 0.5}),
+        _measured("k5", "knowledge", {"fact_recall": 1.0}),
+        _measured("k6", "knowledge", None),
+        _measured("b1", "behavior", None),
+    ]
+    made = summary(tmp_path, records)
+    assert made.retrieval == {
+        "knowledge": Retrieval(
+            cases=3,
+            k=3,
+            hit=round(2 / 3, 6),
+            recall=round(1 / 3, 6),
+            mrr=round(1 / 3, 6),
+            ndcg=round(0.8 / 3, 6),
+            fact_cases=2,
+            fact_recall=0.75,
+        )
+    }
+    assert RunSummary.from_json(made.to_json()) == made
+    write_json(made.to_json(), tmp_path / "report.json")  # raises when it breaks the schema
+    line = "retrieval: knowledge hit@3 0.67 · recall@3 0.33 · MRR 0.33 · nDCG@3 0.27 (3 cases)"
+    assert line + " · fact recall 0.75 (2 cases)" in terminal_lines(made)
+    text = render_markdown(made)
+    assert "**Retrieval**" in text
+    shown = line.removeprefix("retrieval: knowledge ")
+    assert f"- knowledge: {escape_md(shown)}" in text  # an @ is kept from reading as a mention
+
+
+def test_retrieval_cut_at_different_lengths_reads_at_k(tmp_path: Path) -> None:
+    records = [
+        _measured("k1", "knowledge", RANKED),
+        _measured("k2", "knowledge", {**RANKED, "k": 5.0}),
+        _measured("b1", "behavior", {"fact_recall": 0.25}),
+    ]
+    made = summary(tmp_path, records)
+    assert made.retrieval["knowledge"].k is None
+    assert made.retrieval["behavior"] == Retrieval(fact_cases=1, fact_recall=0.25)
+    (line,) = [t for t in terminal_lines(made) if t.startswith("retrieval:")]
+    assert line == (
+        "retrieval: knowledge hit@k 1.00 · recall@k 0.50 · MRR 0.50 · nDCG@k 0.40 (2 cases); "
+        "behavior fact recall 0.25 (1 case)"
+    )
+
+
+def test_no_retrieval_line_with_nothing_measured(made: RunSummary) -> None:
+    assert made.retrieval == {}
+    assert not [t for t in terminal_lines(made) if t.startswith("retrieval:")]
+    assert "**Retrieval**" not in render_markdown(made)

@@ -556,6 +556,7 @@ class CaseBuilder:
             facts=tuple(data.get("facts", ())),
             volatile=data.get("volatile"),
             gold_contexts=tuple(data.get("gold_contexts", ())),
+            gold_sources=tuple(data.get("gold_sources", ())),
             tags=tuple(data.get("tags", ())),
             repeats=data.get("repeats"),
             min_pass_ratio=None if ratio is None else float(ratio),

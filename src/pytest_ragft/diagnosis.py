@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from pytest_ragft.matching import contains_fact, locate_fact
+from pytest_ragft.matching import contains_any_fact, locate_fact
 from pytest_ragft.model import (
     Case,
     CheckOutcome,
@@ -42,18 +42,14 @@ def static_diagnosis(
     del failed
     if errored or result is None:
         return "error"
-    missing = [g for g in case.fact_groups if not _found(result.answer, g)]
+    missing = [g for g in case.fact_groups if not contains_any_fact(result.answer, g)]
     if not missing:
         return "behavior"
     if result.contexts and all(
-        any(_found(context, group) for context in result.contexts) for group in missing
+        any(contains_any_fact(context, group) for context in result.contexts) for group in missing
     ):
         return "hybrid"
     return "knowledge"
-
-
-def _found(text: str, group: Sequence[str]) -> bool:
-    return any(contains_fact(text, option) for option in group)
 
 
 def evidence(case: Case, result: Result, gold: Gold | None) -> Evidence:
@@ -65,8 +61,8 @@ def evidence(case: Case, result: Result, gold: Gold | None) -> Evidence:
     window around the fact it holds, a missing one preferred.
     """
     groups = case.fact_groups
-    in_answer = [_found(result.answer, g) for g in groups]
-    marks = [[_found(context, g) for g in groups] for context in result.contexts]
+    in_answer = [contains_any_fact(result.answer, g) for g in groups]
+    marks = [[contains_any_fact(context, g) for g in groups] for context in result.contexts]
     holding = [any(f and not a for f, a in zip(m, in_answer, strict=True)) for m in marks]
     ranks = sorted(range(len(marks)), key=lambda i: not holding[i])[:EVIDENCE_CONTEXTS]
     contexts = [_context_evidence(i, result, groups, marks[i], in_answer) for i in sorted(ranks)]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 _THOUSANDS = re.compile(r"(?<!\d)(?<!\d[.,])\d{1,3}(?:,\d{3})+(?!\d|,\d)")
 _LETTER_DIGIT = re.compile(r"(?<=\d)(?=[^\W\d_])|(?<=[^\W\d_])(?=\d)")
@@ -74,6 +75,12 @@ def contains_fact(haystack: str, fact: str) -> bool:
     if not needle:
         return True
     return f" {needle} " in f" {normalize_loose(haystack)} "
+
+
+def contains_any_fact(haystack: str, group: Sequence[str]) -> bool:
+    """Whether any fact of ``group`` (a fact and the strings that may stand for it) appears in
+    ``haystack``: how the diagnosis and the retrieval measures find a fact group."""
+    return any(contains_fact(haystack, option) for option in group)
 
 
 def locate_fact(haystack: str, fact: str) -> tuple[int, int] | None:

@@ -46,6 +46,7 @@ class Case:
     facts: tuple[str, ...] = ()
     volatile: bool | None = None  # None: placed by evidence from history, else by default
     gold_contexts: tuple[str, ...] = ()
+    gold_sources: tuple[str, ...] = ()  # ids of the passages that hold the answer
     tags: tuple[str, ...] = ()
     repeats: int | None = None
     min_pass_ratio: float | None = None
@@ -240,6 +241,8 @@ class CaseRecord:
     min_pass_ratio: float | None = None
     content: str | None = None  # digest of the case's expectations, to tell a changed case
     evidence: Evidence | None = None  # a failed case's, where a result was there to read
+    # retrieval.MEASURES of the first repeat that retrieved; None with nothing to measure
+    retrieval: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe copy (lists copied, not shared): faster than ``asdict`` on every item."""
@@ -257,6 +260,7 @@ class CaseRecord:
             for r in self.repeats
         ]
         data["evidence"] = None if self.evidence is None else _evidence_dict(self.evidence)
+        data["retrieval"] = None if self.retrieval is None else dict(self.retrieval)
         return data
 
     @classmethod
@@ -269,8 +273,21 @@ class CaseRecord:
         ]
         evidence = values.get("evidence")
         values["evidence"] = Evidence.from_dict(evidence) if isinstance(evidence, Mapping) else None
+        values["retrieval"] = _measures(values.get("retrieval"))
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def _measures(data: Any) -> dict[str, float] | None:
+    """A record's retrieval measures as numbers, whatever a report file held."""
+    if not isinstance(data, Mapping):
+        return None
+    kept = {
+        str(k): float(v)
+        for k, v in data.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    return kept or None
 
 
 def _evidence_dict(evidence: Evidence) -> dict[str, Any]:

@@ -28,7 +28,16 @@ from pytest_ragft.worker import crash_message, diagnose_override
 if TYPE_CHECKING:
     from pytest_ragft.runner import Runner
 
-MARKER_KEYS = {"kind", "facts", "tags", "volatile", "repeats", "min_pass_ratio", "gold_contexts"}
+MARKER_KEYS = {
+    "kind",
+    "facts",
+    "tags",
+    "volatile",
+    "repeats",
+    "min_pass_ratio",
+    "gold_contexts",
+    "gold_sources",
+}
 
 
 class PipelineCallError(Exception):
@@ -102,6 +111,7 @@ def marker_case(item: pytest.Item) -> Case | None:
         tags=_strings(kwargs.get("tags", ()), "tags", where),
         volatile=kwargs.get("volatile"),
         gold_contexts=_strings(kwargs.get("gold_contexts", ()), "gold_contexts", where),
+        gold_sources=_strings(kwargs.get("gold_sources", ()), "gold_sources", where),
         repeats=repeats,
         min_pass_ratio=ratio,
         source=item.nodeid.split("::")[0],

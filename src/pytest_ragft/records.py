@@ -18,6 +18,7 @@ from pytest_ragft.model import (
     RepeatRecord,
     expectations_digest,
 )
+from pytest_ragft.retrieval import case_measures
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ def make_record(
         min_pass_ratio=min_pass_ratio,
         content=expectations_digest(case),
         evidence=None if passed else evidence,
+        retrieval=case_measures(case, repeats),
     )
 
 
@@ -120,6 +122,7 @@ def merge_records(records: Iterable[CaseRecord]) -> list[CaseRecord]:
         into.static_diagnosis = into.static_diagnosis or record.static_diagnosis
         into.diagnosis = into.diagnosis or record.diagnosis
         into.evidence = into.evidence or record.evidence
+        into.retrieval = into.retrieval or record.retrieval
         into.messages.extend(m for m in record.messages if m not in into.messages)
     for key, into in merged.items():
         if into.python and len(into.repeats) > 1:

@@ -371,6 +371,40 @@ class Usage:
         )
 
 
+@dataclass(frozen=True)
+class Retrieval:
+    """Retrieval quality of a category: each measure's mean over the cases that have it. The
+    rank measures come from the cases with ``gold_sources`` (``cases`` of them, cut at ``k``
+    when they share one), fact recall from those without (``fact_cases``)."""
+
+    cases: int = 0
+    k: int | None = None
+    hit: float | None = None
+    recall: float | None = None
+    mrr: float | None = None
+    ndcg: float | None = None
+    fact_cases: int = 0
+    fact_recall: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Retrieval:
+        data = _map(data)
+        k = data.get("k")
+        return cls(
+            cases=_int(data.get("cases")),
+            k=k if isinstance(k, int) and not isinstance(k, bool) else None,
+            hit=_float(data.get("hit")),
+            recall=_float(data.get("recall")),
+            mrr=_float(data.get("mrr")),
+            ndcg=_float(data.get("ndcg")),
+            fact_cases=_int(data.get("fact_cases")),
+            fact_recall=_float(data.get("fact_recall")),
+        )
+
+
 CHANGE_LISTS = ("newly_failing", "newly_passing", "still_failing", "new", "removed")
 
 
@@ -439,6 +473,8 @@ class RunSummary:
     # Latency, tokens and cost: "all" for the run, then each category.
     usage: Mapping[str, Usage] = field(default_factory=dict)
     variants: Comparison | None = None  # the run's variants against the main pipeline
+    # Retrieval quality of each category with a case that measured it.
+    retrieval: Mapping[str, Retrieval] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -488,6 +524,7 @@ class RunSummary:
         data["overrides"] = dict(self.overrides)
         data["baseline"] = {"counts": not self.left_out, "left_out": list(self.left_out)}
         data["usage"] = {k: u.to_json() for k, u in self.usage.items()}
+        data["retrieval"] = {k: r.to_json() for k, r in self.retrieval.items()}
         if self.variants is not None:
             data["variants"] = self.variants.to_json()
         return data
@@ -529,6 +566,9 @@ class RunSummary:
             overrides={str(k): str(v) for k, v in _map(data.get("overrides")).items()},
             left_out=tuple(str(r) for r in _seq(_map(data.get("baseline")).get("left_out"))),
             usage={str(k): Usage.from_json(v) for k, v in _map(data.get("usage")).items()},
+            retrieval={
+                str(k): Retrieval.from_json(v) for k, v in _map(data.get("retrieval")).items()
+            },
             changes=Changes.from_json(
                 data.get("changes"), [c for c in _seq(data.get("cases")) if isinstance(c, Mapping)]
             ),

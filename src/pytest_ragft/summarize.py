@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from pytest_ragft import checklist, costs, diagnosis, stats, variants
+from pytest_ragft import checklist, costs, diagnosis, retrieval, stats, variants
 from pytest_ragft.diagnosis import BEHAVIOR_BOUND
 from pytest_ragft.flaky import FlakyCase, Observation, flaky_cases
 from pytest_ragft.model import DIAGNOSES, KINDS, CaseRecord
@@ -29,6 +29,7 @@ from pytest_ragft.runsummary import (
     GateEvent,
     Recommendation,
     RegressionTest,
+    Retrieval,
     RunSummary,
     SeriesPoint,
     Usage,
@@ -152,6 +153,7 @@ def summarize(inputs: RunInputs) -> RunSummary:
         changes=case_changes(cases, inputs.history),
         usage=usage,
         variants=compared,
+        retrieval=retrieval_by_category(cases),
     )
 
 
@@ -163,6 +165,35 @@ def usage_by_category(cases: Sequence[CaseRecord]) -> dict[str, Usage]:
         if mine:
             found[kind] = costs.usage_of(mine)
     return found
+
+
+def retrieval_by_category(cases: Sequence[CaseRecord]) -> dict[str, Retrieval]:
+    """Each category's retrieval measures, averaged over the cases that have each; a
+    category no case of which measured retrieval is left out."""
+    found: dict[str, Retrieval] = {}
+    for kind in KINDS:
+        measured = [c.retrieval for c in cases if c.kind == kind and c.retrieval]
+        ranked = [m for m in measured if all(n in m for n in retrieval.RANK_MEASURES)]
+        facts = [m[retrieval.FACT_RECALL] for m in measured if retrieval.FACT_RECALL in m]
+        if not ranked and not facts:
+            continue
+        ks = {m.get(retrieval.K) for m in ranked}
+        k = ks.pop() if len(ks) == 1 else None
+        found[kind] = Retrieval(
+            cases=len(ranked),
+            k=None if k is None else int(k),
+            hit=_mean([m[retrieval.HIT] for m in ranked]),
+            recall=_mean([m[retrieval.RECALL] for m in ranked]),
+            mrr=_mean([m[retrieval.MRR] for m in ranked]),
+            ndcg=_mean([m[retrieval.NDCG] for m in ranked]),
+            fact_cases=len(facts),
+            fact_recall=_mean(facts),
+        )
+    return found
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(sum(values) / len(values), 6) if values else None
 
 
 def spending_events(run: Usage, cases: Sequence[CaseRecord], inputs: RunInputs) -> list[GateEvent]:

@@ -21,6 +21,7 @@ from pytest_ragft.runsummary import (
     Gate,
     GateEvent,
     Recommendation,
+    Retrieval,
     RunSummary,
     Usage,
 )
@@ -361,3 +362,37 @@ def usage_rows(summary: RunSummary) -> list[tuple[str, str]]:
         (name, usage_text(summary.usage[name])) for name in USAGE_ORDER if name in summary.usage
     ]
     return [(name, text) for name, text in rows if text]
+
+
+def retrieval_text(measured: Retrieval) -> str:
+    """``hit@3 0.85 · recall@3 0.80 · MRR 0.71 · nDCG@3 0.74 (13 cases) · fact recall 0.90
+    (5 cases)``; ``@k`` where the cases were cut at different lengths; empty with nothing."""
+    at = "k" if measured.k is None else str(measured.k)
+    parts = []
+    if measured.cases:
+        ranked = [
+            (f"hit@{at}", measured.hit),
+            (f"recall@{at}", measured.recall),
+            ("MRR", measured.mrr),
+            (f"nDCG@{at}", measured.ndcg),
+        ]
+        shown = " · ".join(f"{name} {_share(value)}" for name, value in ranked)
+        parts.append(f"{shown} ({plural(measured.cases, 'case')})")
+    if measured.fact_cases:
+        share = _share(measured.fact_recall)
+        parts.append(f"fact recall {share} ({plural(measured.fact_cases, 'case')})")
+    return " · ".join(parts)
+
+
+def retrieval_rows(summary: RunSummary) -> list[tuple[str, str]]:
+    """(category, text) for each category with retrieval measured."""
+    rows = [
+        (name, retrieval_text(summary.retrieval[name]))
+        for name in CATEGORY_ORDER
+        if name in summary.retrieval
+    ]
+    return [(name, text) for name, text in rows if text]
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"

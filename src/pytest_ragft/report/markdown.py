@@ -132,6 +132,14 @@ def _usage(summary: RunSummary) -> list[str]:
     return ["**Latency, tokens and cost**", "", *(f"- {g}: {escape_md(t)}" for g, t in rows)]
 
 
+def _retrieval(summary: RunSummary) -> list[str]:
+    """Each category's retrieval quality, a line each."""
+    rows = fmt.retrieval_rows(summary)
+    if not rows:
+        return []
+    return ["**Retrieval**", "", *(f"- {g}: {escape_md(t)}" for g, t in rows)]
+
+
 def _event_line(icon: str, event: GateEvent) -> str:
     detail = escape_md(event.detail, limit=_TEXT_CHARS)
     return f"- {icon} **{escape_md(event.event)}**: {detail}"
@@ -474,6 +482,7 @@ def render_markdown(summary: RunSummary, *, limit: int = DEFAULT_LIMIT) -> str:
             _category_table(summary),
             _tag_table(summary),
             _usage(summary),
+            _retrieval(summary),
             _diagnosis(summary),
             _changes(summary),
             _variants(summary),

@@ -96,6 +96,14 @@ def _usage(summary: RunSummary) -> list[str]:
     return [f"usage: {escape_terminal(rows['all'], limit=300)}"] if "all" in rows else []
 
 
+def _retrieval(summary: RunSummary) -> list[str]:
+    """Each category's retrieval quality, on one line."""
+    rows = fmt.retrieval_rows(summary)
+    if not rows:
+        return []
+    return ["retrieval: " + escape_terminal("; ".join(f"{g} {t}" for g, t in rows), limit=400)]
+
+
 def _notices(summary: RunSummary) -> list[str]:
     """Flaky cases, then the gate events that only inform, then the verdict."""
     lines = []
@@ -145,6 +153,7 @@ def terminal_lines(summary: RunSummary) -> list[str]:
         *_diagnosis(summary),
         *_changes(summary),
         *_usage(summary),
+        *_retrieval(summary),
         *_checklist(summary),
         *_variants(summary),
         "recommendation: " + escape_terminal(rec, limit=200),
