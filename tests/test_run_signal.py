@@ -252,3 +252,32 @@ def test_trend_and_diff_read_the_same_changes_and_flakiness(
     out = capsys.readouterr().out
     assert "1 newly failing · 0 newly passing · 2 still failing · 0 new · 0 removed" in out
     assert "newly failing:\n  fixed  (knowledge)" in out
+
+
+def test_a_requirement_changed_in_the_case_files_git_history_is_volatile(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No stored runs at all: the case file's own commits are the evidence."""
+    import subprocess
+
+    def git(*args: str) -> None:
+        env = {"GIT_AUTHOR_NAME": "x", "GIT_AUTHOR_EMAIL": "x@example.com"}
+        env |= {"GIT_COMMITTER_NAME": "x", "GIT_COMMITTER_EMAIL": "x@example.com"}
+        subprocess.run(["git", *args], cwd=project.path, check=True, capture_output=True, env=env)
+
+    project.configure(thresholds={"knowledge": 0, "behavior": 0})
+    project.pipeline(PIPELINE)
+    expect = {"contains": "format", "max_words": 1}
+    project.cases("suite", [case_yaml("format", "behavior", "format", expect)])
+    (project.path / "faults.json").write_text(json.dumps({"verbose": ["format"]}))
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-qm", "first")
+    assert project.run().ret in (0, 1)
+    assert project.report()["recommendation"]["placed"]["default"] == 1  # one version only
+    changed = {"contains": "format and", "max_words": 1}
+    project.cases("suite", [case_yaml("format", "behavior", "format", changed)])
+    git("commit", "-qam", "the requirement moved")
+    project.run()
+    rec = project.report()["recommendation"]
+    assert rec["cell"] == "prompt" and rec["placed"]["evidence"] == 1

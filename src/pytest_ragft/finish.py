@@ -83,7 +83,10 @@ def assemble(
 
     inputs = training.eval_inputs(cases, records)
     audit = training.audit(settings.checklist.training_data, settings.rootdir, inputs)
+    git_contents, git_spanning = _git_signal(settings, records)
     return RunInputs(
+        git_contents=git_contents,
+        git_spanning=git_spanning,
         records=tuple(records),
         settings=settings,
         plugin_version=__version__,
@@ -92,6 +95,18 @@ def assemble(
         audit=audit,
         **given,
     )
+
+
+def _git_signal(
+    settings: Settings, records: Sequence[CaseRecord]
+) -> tuple[dict[str, set[str]], set[str]]:
+    """The evidence of the failures' signal in the git history of their case files."""
+    from pytest_ragft.checklist import add_months
+    from pytest_ragft.checks import BUILTIN_CHECKS, check_names
+    from pytest_ragft.history.casefile_history import case_digests
+
+    since = add_months(date.today(), -settings.checklist.horizon_months)
+    return case_digests(settings.rootdir, records, since, check_names(BUILTIN_CHECKS))
 
 
 def open_history(

@@ -83,6 +83,10 @@ class RunInputs:
     history_error: str | None = None
     partial: str | None = None  # why the run does not stand for the whole suite
     comment_error: str | None = None  # a required PR comment that could not be posted
+    # The same evidence from the git history of the failed cases' files: digests per case id,
+    # and the ids whose file is older than the horizon.
+    git_contents: Mapping[str, Collection[str]] = field(default_factory=dict)
+    git_spanning: Collection[str] = ()
     shards: tuple[str, ...] | None = None
     shard: Mapping[str, int] | None = None  # {"index": K, "count": N} for one shard's run
     # Each picked variant's records, by its name; compared with the main pipeline's, never gated.
@@ -478,10 +482,15 @@ def recommend(
     """The matrix cell with the most failures, each placed by its declared, measured or
     default signal, and how many were placed each way."""
     history = inputs.history
-    contents = history.case_contents if history else {}
+    stored = history.case_contents if history else {}
     spans = history.spans_horizon if history else False
     placed = [
-        place(c, contents, spans, inputs.settings.matrix)
+        place(
+            c,
+            {c.id: {*stored.get(c.id, ()), *inputs.git_contents.get(c.id, ())}},
+            spans or c.id in inputs.git_spanning,
+            inputs.settings.matrix,
+        )
         for c in failed
         if c.diagnosis and c.diagnosis != "error"
     ]
