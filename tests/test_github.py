@@ -758,13 +758,28 @@ def test_primary_limit_spent_until_later_gives_up_at_once(github: FakeGitHub) ->
 
 
 def test_retries_stop_when_the_time_budget_is_spent(github: FakeGitHub) -> None:
+    """A clock that moves only when the engine waits: the first back-off (1 s) fits in a 3 s
+    budget, the next (2 s) would leave too little for a request, so two requests are made."""
     github.queued = [(502, {}, {})] * 10
-    started = time.monotonic()
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
     with pytest.raises(GitHubError, match="3 s time budget") as info:
-        upsert_comment(ctx_for(github), body(), suite="support-bot", budget_s=3.0)
-    assert time.monotonic() - started < 30
+        upsert_comment(
+            ctx_for(github),
+            body(),
+            suite="support-bot",
+            budget_s=3.0,
+            sleep=sleep,
+            clock=lambda: now[0],
+        )
     assert info.value.status is None
-    assert 1 <= len(github.requests) < 10
+    assert slept == [1.0]  # then 2 s more would leave too little for a request
+    assert len(github.requests) == 2
 
 
 def test_a_post_that_lands_late_is_removed(

@@ -797,13 +797,17 @@ a { color: #1d4ed8; }
 .diag-hybrid { color: #0f766e; }
 .diag-error { color: #b45309; }
 table { border-collapse: collapse; width: 100%; margin: 6px 0; }
+/* On a phone a wide table scrolls in its own box, never the page; long ids wrap. */
+@media (max-width: 700px) { table { display: block; overflow-x: auto; } }
+h3, code, .case-id, li { overflow-wrap: anywhere; }
 th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line);
   vertical-align: top; }
 thead th { font-size: .8rem; color: var(--muted); font-weight: 600; border-bottom-width: 2px; }
 td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.rate { font-weight: 700; }
 td.notes { font-size: .88em; overflow-wrap: anywhere; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 16px; }
+.charts { display: grid; gap: 16px;
+  grid-template-columns: repeat(auto-fit, minmax(min(420px, 100%), 1fr)); }
 figure.chart { margin: 0; padding: 10px 12px; border: 1px solid var(--line); border-radius: 8px;
   break-inside: avoid; }
 figcaption { margin-bottom: 4px; }
