@@ -385,9 +385,20 @@ class Retrieval:
     ndcg: float | None = None
     fact_cases: int = 0
     fact_recall: float | None = None
+    # 95% intervals of the means: Wilson for hit (0/1 per case), stats.mean_interval for the
+    # others; None where the mean is.
+    hit_ci: tuple[float, float] | None = None
+    recall_ci: tuple[float, float] | None = None
+    mrr_ci: tuple[float, float] | None = None
+    ndcg_ci: tuple[float, float] | None = None
+    fact_recall_ci: tuple[float, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return {
+            name: list(value) if isinstance(value, tuple) else value
+            for name in self.__dataclass_fields__
+            for value in [getattr(self, name)]
+        }
 
     @classmethod
     def from_json(cls, data: Any) -> Retrieval:
@@ -402,7 +413,17 @@ class Retrieval:
             ndcg=_float(data.get("ndcg")),
             fact_cases=_int(data.get("fact_cases")),
             fact_recall=_float(data.get("fact_recall")),
+            **{name: _interval(data.get(name)) for name in RETRIEVAL_CIS},
         )
+
+
+RETRIEVAL_CIS = ("hit_ci", "recall_ci", "mrr_ci", "ndcg_ci", "fact_recall_ci")
+
+
+def _interval(value: Any) -> tuple[float, float] | None:
+    pair = _seq(value)
+    low, high = (_float(pair[0]), _float(pair[1])) if len(pair) == 2 else (None, None)
+    return None if low is None or high is None else (low, high)
 
 
 CHANGE_LISTS = ("newly_failing", "newly_passing", "still_failing", "new", "removed")

@@ -365,23 +365,28 @@ def usage_rows(summary: RunSummary) -> list[tuple[str, str]]:
 
 
 def retrieval_text(measured: Retrieval) -> str:
-    """``hit@3 0.85 · recall@3 0.80 · MRR 0.71 · nDCG@3 0.74 (13 cases) · fact recall 0.90
-    (5 cases)``; ``@k`` where the cases were cut at different lengths; empty with nothing."""
+    """``hit@3 0.85 [0.58, 0.96] · recall@3 0.80 [0.61, 0.99] · MRR 0.71 [...] · nDCG@3 0.74
+    [...] (13 cases) · fact recall 0.90 [...] (5 cases)``, each mean with its 95% interval;
+    ``@k`` where the cases were cut at different lengths; empty with nothing."""
     at = "k" if measured.k is None else str(measured.k)
     parts = []
     if measured.cases:
         ranked = [
-            (f"hit@{at}", measured.hit),
-            (f"recall@{at}", measured.recall),
-            ("MRR", measured.mrr),
-            (f"nDCG@{at}", measured.ndcg),
+            (f"hit@{at}", measured.hit, measured.hit_ci),
+            (f"recall@{at}", measured.recall, measured.recall_ci),
+            ("MRR", measured.mrr, measured.mrr_ci),
+            (f"nDCG@{at}", measured.ndcg, measured.ndcg_ci),
         ]
-        shown = " · ".join(f"{name} {_share(value)}" for name, value in ranked)
+        shown = " · ".join(f"{name} {_share(v)}{_share_ci(ci)}" for name, v, ci in ranked)
         parts.append(f"{shown} ({plural(measured.cases, 'case')})")
     if measured.fact_cases:
-        share = _share(measured.fact_recall)
+        share = _share(measured.fact_recall) + _share_ci(measured.fact_recall_ci)
         parts.append(f"fact recall {share} ({plural(measured.fact_cases, 'case')})")
     return " · ".join(parts)
+
+
+def _share_ci(ci: tuple[float, float] | None) -> str:
+    return "" if ci is None else f" [{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
 def retrieval_rows(summary: RunSummary) -> list[tuple[str, str]]:

@@ -97,11 +97,9 @@ def _usage(summary: RunSummary) -> list[str]:
 
 
 def _retrieval(summary: RunSummary) -> list[str]:
-    """Each category's retrieval quality, on one line."""
+    """Each category's retrieval quality with its intervals, a line each."""
     rows = fmt.retrieval_rows(summary)
-    if not rows:
-        return []
-    return ["retrieval: " + escape_terminal("; ".join(f"{g} {t}" for g, t in rows), limit=400)]
+    return [f"retrieval: {g} {escape_terminal(t, limit=400)}" for g, t in rows]
 
 
 def _notices(summary: RunSummary) -> list[str]:
