@@ -113,3 +113,30 @@ def test_the_baseline_keeps_each_cases_retrieval_beside_its_spending() -> None:
     found = baseline_measures([record])["c"]
     assert found["latency_s"] == 0.5
     assert found["retrieval.recall"] == 1.0 and found["retrieval.k"] == 2.0
+
+
+def test_the_html_shows_a_retrieval_table_with_each_interval(tmp_path: Path) -> None:
+    import html as html_lib
+
+    from pytest_ragft.report.escape import escape_md
+    from pytest_ragft.report.html import render_html
+    from pytest_ragft.report.markdown import render_markdown
+
+    records = [ranked(f"hit{i}", ["g", "x"], ["g"]) for i in range(9)]
+    records += [ranked("miss", ["x", "y"], ["g"])]
+    fact = case("f", "behavior")
+    fact.retrieval = {"fact_recall": 0.5}
+    made = summary(tmp_path, [*records, fact])
+    page = html_lib.unescape(render_html(made))
+    section = page[page.index('<section id="retrieval">') :]
+    section = section[: section.index("</section>")]
+    knowledge = section[section.index('<th scope="row">knowledge</th>') :].split("</tr>")[0]
+    # 10 cases cut at 2; hit 0.90 [0.60, 0.98] (Wilson 9 of 10); no fact-recall cases
+    assert '<td class="num">10</td><td class="num">2</td>' in knowledge
+    assert "0.90<br>" in knowledge and "[0.60, 0.98]" in knowledge
+    assert knowledge.endswith('<td class="num">0</td><td>-</td>')
+    behavior = section[section.index('<th scope="row">behavior</th>') :].split("</tr>")[0]
+    assert behavior.count("<td>-</td>") == 4  # no rank measures
+    assert "0.50<br>" in behavior and "[0.05, 0.95]" in behavior  # one case: Wilson, 0.5 of 1
+    shown = "hit@2 0.90 [0.60, 0.98] · recall@2 0.90 [0.60, 0.98]"
+    assert "- knowledge: " + escape_md(shown) in render_markdown(made)
