@@ -138,5 +138,5 @@ def test_the_html_shows_a_retrieval_table_with_each_interval(tmp_path: Path) -> 
     behavior = section[section.index('<th scope="row">behavior</th>') :].split("</tr>")[0]
     assert behavior.count("<td>-</td>") == 4  # no rank measures
     assert "0.50<br>" in behavior and "[0.05, 0.95]" in behavior  # one case: Wilson, 0.5 of 1
-    shown = "hit@2 0.90 [0.60, 0.98] · recall@2 0.90 [0.60, 0.98]"
+    shown = "hit@2 0.90 [0.60, 0.98] · recall@2 0.90 [0.67, 1.00]"  # Wilson, then t
     assert "- knowledge: " + escape_md(shown) in render_markdown(made)
