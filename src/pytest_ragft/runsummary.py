@@ -426,6 +426,70 @@ def _interval(value: Any) -> tuple[float, float] | None:
     return None if low is None or high is None else (low, high)
 
 
+@dataclass(frozen=True)
+class Lift:
+    """What a fix could do to one category's pass rate: ``fixed`` of the ``of`` failures it
+    addresses would pass, taking the rate from ``rate`` to ``rate_if``; ``expected_rate``
+    where a fix rate says how many are expected to (a fine-tune's)."""
+
+    category: str
+    passed: int
+    total: int
+    fixed: int
+    of: int
+    rate: float
+    rate_if: float
+    expected_rate: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Lift:
+        data = _map(data)
+        return cls(
+            category=str(data.get("category") or ""),
+            passed=_int(data.get("passed")),
+            total=_int(data.get("total")),
+            fixed=_int(data.get("fixed")),
+            of=_int(data.get("of")),
+            rate=_float(data.get("rate")) or 0.0,
+            rate_if=_float(data.get("rate_if")) or 0.0,
+            expected_rate=_float(data.get("expected_rate")),
+        )
+
+
+@dataclass(frozen=True)
+class Gains:
+    """The gain each fix can buy, measured on this run. ``retrieval``: per category, the
+    failures re-run with their gold passages and how many then passed. ``finetune``: per
+    category, the behavior-bound failures a fine-tune addresses, all of them at best and
+    ``fix_rate`` of them expected (from ``fix_rate_from``)."""
+
+    retrieval: tuple[Lift, ...] = ()
+    finetune: tuple[Lift, ...] = ()
+    fix_rate: float | None = None
+    fix_rate_from: str | None = None  # "expected_fix_rate" or the fine-tune variant's evidence
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "retrieval": [lift.to_json() for lift in self.retrieval],
+            "finetune": [lift.to_json() for lift in self.finetune],
+            "fix_rate": self.fix_rate,
+            "fix_rate_from": self.fix_rate_from,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Gains:
+        data = _map(data)
+        return cls(
+            retrieval=tuple(Lift.from_json(v) for v in _seq(data.get("retrieval"))),
+            finetune=tuple(Lift.from_json(v) for v in _seq(data.get("finetune"))),
+            fix_rate=_float(data.get("fix_rate")),
+            fix_rate_from=_str(data.get("fix_rate_from")),
+        )
+
+
 CHANGE_LISTS = ("newly_failing", "newly_passing", "still_failing", "new", "removed")
 
 
@@ -496,6 +560,7 @@ class RunSummary:
     variants: Comparison | None = None  # the run's variants against the main pipeline
     # Retrieval quality of each category with a case that measured it.
     retrieval: Mapping[str, Retrieval] = field(default_factory=dict)
+    gains: Gains = Gains()  # what fixing retrieval, or a fine-tune, could lift each category to
 
     @property
     def complete(self) -> bool:
@@ -546,6 +611,7 @@ class RunSummary:
         data["baseline"] = {"counts": not self.left_out, "left_out": list(self.left_out)}
         data["usage"] = {k: u.to_json() for k, u in self.usage.items()}
         data["retrieval"] = {k: r.to_json() for k, r in self.retrieval.items()}
+        data["gains"] = self.gains.to_json()
         if self.variants is not None:
             data["variants"] = self.variants.to_json()
         return data
@@ -590,6 +656,7 @@ class RunSummary:
             retrieval={
                 str(k): Retrieval.from_json(v) for k, v in _map(data.get("retrieval")).items()
             },
+            gains=Gains.from_json(data.get("gains")),
             changes=Changes.from_json(
                 data.get("changes"), [c for c in _seq(data.get("cases")) if isinstance(c, Mapping)]
             ),

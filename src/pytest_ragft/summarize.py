@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from pytest_ragft import checklist, costs, diagnosis, retrieval, stats, variants
+from pytest_ragft import checklist, costs, diagnosis, gains, retrieval, stats, variants
 from pytest_ragft.diagnosis import BEHAVIOR_BOUND
 from pytest_ragft.flaky import FlakyCase, Observation, flaky_cases
 from pytest_ragft.model import DIAGNOSES, KINDS, CaseRecord
@@ -25,6 +25,7 @@ from pytest_ragft.runsummary import (
     Category,
     Changes,
     CounterfactualCounts,
+    Gains,
     Gate,
     GateEvent,
     Recommendation,
@@ -115,13 +116,8 @@ def summarize(inputs: RunInputs) -> RunSummary:
     counts = diagnosis_counts(failed)
     usage = usage_by_category(cases)
     compared = compare_variants(cases, inputs)
-    answers = answer_questions(
-        categories,
-        counts,
-        inputs,
-        usage["all"].cost_per_case,
-        from_variants(compared, failed, settings),
-    )
+    seen = from_variants(compared, failed, settings)
+    answers = answer_questions(categories, counts, inputs, usage["all"].cost_per_case, seen)
     events = [e for t in tested.values() for e in t.events]
     events += threshold_events(categories)
     events += finetune_events(answers, inputs.changed_files, settings)
@@ -159,7 +155,21 @@ def summarize(inputs: RunInputs) -> RunSummary:
         usage=usage,
         variants=compared,
         retrieval=retrieval_by_category(cases),
+        gains=gains_of(cases, seen, settings),
     )
+
+
+def gains_of(cases: Sequence[CaseRecord], seen: VariantEvidence, settings: Settings) -> Gains:
+    """What fixing retrieval and a fine-tune can win, the fine-tune at the rate a fine-tune
+    variant measured, else at ``expected_fix_rate``, else at best only."""
+    cost = settings.checklist.cost
+    if seen.fix_rate is not None and seen.fix_rate[2]:
+        name, fixed, of = seen.fix_rate
+        rate, source = fixed / of, f"the finetune variant {name} fixed {fixed} of {of}"
+        return gains.gains(cases, rate, source)
+    if cost is not None:
+        return gains.gains(cases, cost.expected_fix_rate, "expected_fix_rate")
+    return gains.gains(cases)
 
 
 def usage_by_category(cases: Sequence[CaseRecord]) -> dict[str, Usage]:

@@ -608,9 +608,17 @@ def _recommendation(summary: RunSummary) -> str:
         + "".join(rows)
         + "</tbody></table>"
     )
+    gains = "".join(
+        f'<p class="gain"><strong>{name}:</strong> {_e(fmt.arrows(text))}</p>\n'
+        for name, text in (
+            ("Retrieval gain", fmt.retrieval_gain_text(summary.gains)),
+            ("Fine-tune gain", fmt.finetune_gain_text(summary.gains)),
+        )
+        if text
+    )
     return (
         '<section id="recommendation">\n<h2>Recommendation</h2>\n'
-        f'<p class="headline">{headline}</p>\n{advice}\n{matrix}\n</section>'
+        f'<p class="headline">{headline}</p>\n{advice}\n{gains}{matrix}\n</section>'
     )
 
 
