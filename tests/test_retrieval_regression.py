@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Project, case_yaml
 from records import case, summary
 
 from pytest_ragft.costs import case_measures
@@ -143,3 +144,57 @@ def test_the_action_is_configured(
     assert made.gate.verdict == verdict
     shown = [t for t in terminal_lines(made) if "retrieval_regression" in t]
     assert shown[0].startswith(line) if line else not shown, shown
+
+
+RETRIEVER = """
+from pathlib import Path
+
+def answer(question):
+    n = int(question.split()[-1])
+    lost = Path("mode.txt").read_text() == "broken" and n < 6  # half the gold passages go
+    sources = ["other", "x" if lost else f"doc{n}"]
+    return {"answer": f"answer {n}", "contexts": ["a", "b"], "sources": sources}
+"""
+
+
+def test_a_whole_run_against_the_stored_baseline(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_REF_NAME", "main")
+    project.configure(
+        history=".ragft/history.sqlite",
+        thresholds={"knowledge": 0.0, "behavior": 0.0},
+        retrieval={"max_drop": 0.05},
+    )
+    project.pipeline(RETRIEVER)
+    project.cases(
+        "k",
+        [
+            case_yaml(
+                f"q{n}",
+                "knowledge",
+                f"question {n}",
+                {"contains": f"answer {n}"},
+                gold_sources=[f"doc{n}"],
+            )
+            for n in range(12)
+        ],
+    )
+    (project.path / "mode.txt").write_text("healthy")
+    assert project.run().ret == 0
+    assert project.report()["gate"]["events"] == []
+    (project.path / "mode.txt").write_text("broken")
+    result = project.run()
+    assert result.ret == 1  # every answer still passes: the retrieval event fails the run
+    report = project.report()
+    assert report["categories"]["knowledge"]["passed"] == 12
+    (event,) = report["gate"]["events"]
+    assert event == {
+        "event": "retrieval_regression",
+        "category": "knowledge",
+        "action": "fail",
+        "detail": "knowledge recall@k 1.00 -> 0.50 (-0.50) on 12 shared cases, exact sign test "
+        "6 down, 0 up, 6 tied, p = 0.0156, more than max_drop 0.05 at alpha 0.05",
+    }
+    result.stdout.fnmatch_lines(["gate: FAIL (retrieval_regression: knowledge recall@k*"])

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import Project, case_yaml
 from records import case, summary
 
 from pytest_ragft import stats
@@ -140,3 +141,30 @@ def test_the_html_shows_a_retrieval_table_with_each_interval(tmp_path: Path) -> 
     assert "0.50<br>" in behavior and "[0.05, 0.95]" in behavior  # one case: Wilson, 0.5 of 1
     shown = "hit@2 0.90 [0.60, 0.98] · recall@2 0.90 [0.67, 1.00]"  # Wilson, then t
     assert "- knowledge: " + escape_md(shown) in render_markdown(made)
+
+
+def test_k_from_the_environment_reaches_every_report(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.configure(thresholds={"knowledge": 0.0, "behavior": 0.0}, retrieval={"k": 3})
+    project.pipeline(
+        """
+        def answer(question):
+            return {"answer": "ok", "contexts": ["a", "b", "c"], "sources": ["x", "y", "g"]}
+        """
+    )
+    project.cases("k", [case_yaml("c", "knowledge", "q", {"contains": "ok"}, gold_sources=["g"])])
+    monkeypatch.setenv("RAGFT_RETRIEVAL_K", "2")  # over pyproject's 3
+    result = project.run()
+    assert result.ret == 0
+    report = project.report()
+    assert report["cases"][0]["gold_sources"] == ["g"]
+    assert report["cases"][0]["retrieval"] == {
+        "hit": 0.0,
+        "recall": 0.0,
+        "mrr": 0.0,
+        "ndcg": 0.0,
+        "k": 2.0,
+    }
+    assert report["retrieval"]["knowledge"]["k"] == 2
+    result.stdout.fnmatch_lines(["retrieval: knowledge hit@2 0.00 [[]0.00, 0.79[]] *"])
