@@ -274,3 +274,61 @@ def test_a_static_run_claims_no_retrieval_gain(project: Project, diagnose: str) 
     result.stdout.fnmatch_lines(
         ["fine-tune gain: a fine-tune can lift behavior by up to 66.7 points*"]
     )
+
+
+VARIANT_BOT = """
+def answer(question, **vars):
+    if question.startswith("format"):
+        return question + " and far too many words for the check"
+    return question
+
+def tuned(question, **vars):
+    return question if question[-1] in "02468" else answer(question)
+"""
+
+
+def test_a_finetune_variants_measured_fix_rate_replaces_the_expected_one(
+    project: Project,
+) -> None:
+    project.configure(
+        thresholds={"knowledge": 0, "behavior": 0},
+        variants={"adapter": {"pipeline": "bot:tuned", "role": "finetune"}},
+        checklist={"cost": {**COST, "expected_fix_rate": 0.9}},
+    )
+    project.pipeline(VARIANT_BOT)
+    project.cases(
+        "behavior",
+        [
+            {
+                "id": f"format-{i}",
+                "kind": "behavior",
+                "input": f"format {i}",
+                "expect": {"contains": f"format {i}", "max_words": 2},
+            }
+            for i in range(12)
+        ],
+    )
+    result = project.run("--ragft-variant=adapter")
+    assert result.ret == 0
+    gained = project.report()["gains"]
+    assert gained["fix_rate"] == 0.5  # 6 of the 12 fixed, not the declared 90%
+    assert gained["fix_rate_from"] == "the finetune variant adapter fixed 6 of 12"
+    assert gained["finetune"] == [
+        {
+            "category": "behavior",
+            "passed": 0,
+            "total": 12,
+            "fixed": 12,
+            "of": 12,
+            "rate": 0.0,
+            "rate_if": 1.0,
+            "expected_rate": 0.5,
+        }
+    ]
+    result.stdout.fnmatch_lines(
+        [
+            "fine-tune gain: a fine-tune (fix rate 50.0%: the finetune variant adapter fixed 6 of "
+            "12) can lift behavior by up to 100.0 points (0.0% -> 100.0%, 12 behavior-bound "
+            "failures), expected 50.0 (to 50.0%)"
+        ]
+    )
