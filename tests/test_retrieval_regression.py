@@ -95,10 +95,13 @@ def test_not_without_a_baseline(tmp_path: Path) -> None:
     assert events(summary(tmp_path, records, table=TABLE, history=HistoryContext())) == []
 
 
-def test_not_without_max_drop(tmp_path: Path) -> None:
+def test_max_drop_defaults_to_five_points_and_off_turns_the_event_off(tmp_path: Path) -> None:
     records = [measured(f"c{i}", recall(0.0)) for i in range(20)]
     baseline = [measured(f"c{i}", recall(1.0)) for i in range(20)]
-    assert events(summary(tmp_path, records, history=history_of(baseline))) == []
+    (event,) = events(summary(tmp_path, records, history=history_of(baseline)))
+    assert "more than max_drop 0.05" in event.detail
+    off = {"gate": {"retrieval_regression": "off"}}
+    assert events(summary(tmp_path, records, table=off, history=history_of(baseline))) == []
 
 
 def test_fact_recall_where_no_case_names_gold_ids(tmp_path: Path) -> None:

@@ -115,10 +115,10 @@ class BudgetSettings:
 class RetrievalSettings:
     """``[tool.ragft.retrieval]``: the cut ``k`` of the rank measures (None: every source the
     pipeline returned) and the largest allowed drop of a category's retrieval against the
-    baseline (None: no ``retrieval_regression`` event)."""
+    baseline (5 points by default, like a pass rate's ``thresholds.max_drop``)."""
 
     k: int | None = None
-    max_drop: float | None = None
+    max_drop: float | None = 0.05
 
 
 @dataclass(frozen=True)
