@@ -72,7 +72,7 @@ def test_the_comparison_reaches_the_comment_and_the_page(project: Project) -> No
     assert "| behavior | 0/12 | 12/12 |" in markdown and "better" in markdown
     assert "Fixed: **format-0** (behavior)" in markdown
     page = (project.path / "report.html").read_text()
-    assert 'id="variants"' in page and page.count('<tr class="differs">') == 12
+    assert 'id="variants"' in page and page.count('<tr class="differs"') == 12
 
 
 def test_variants_run_only_when_picked(project: Project) -> None:
