@@ -4,7 +4,12 @@ concurrency slots, and the summary compares each with the main pipeline."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -134,6 +139,10 @@ def tuned(question, **vars):
 
 LOGGING_PIPELINES = """
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 def _log(pipeline, question, style):
@@ -218,3 +227,44 @@ def test_a_python_case_without_variants_runs_once(project: Project) -> None:
     assert project.run().ret == 0
     assert "variants" not in project.report()
     assert len((project.path / "calls.jsonl").read_text().splitlines()) == 3
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "support_bot"
+
+
+def test_the_examples_prompt_variant_fixes_its_behavior_failures_and_breaks_nothing(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("rank_bm25")
+    root = tmp_path / "support_bot"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".ragft", "reports"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAGFT_", "GITHUB_", "CI"))}
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+    done = subprocess.run(
+        [*args, "--ragft-variant", "json_prompt"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # The main pipeline is the one gated: its behavior cases still fail the threshold.
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((root / "reports" / "ragft-report.json").read_text())
+    [variant] = report["variants"]["variants"]
+    assert (variant["name"], variant["role"], variant["target"]) == (
+        "json_prompt",
+        "prompt",
+        "behavior",
+    )
+    behavior, knowledge = variant["categories"]["behavior"], variant["categories"]["knowledge"]
+    failing = sorted(
+        c["id"] for c in report["cases"] if c["kind"] == "behavior" and c["outcome"] == "failed"
+    )
+    assert sorted(c["id"] for c in behavior["fixed"]) == failing
+    assert len(failing) == 3
+    assert behavior["broken"] == knowledge["broken"] == []
+    assert (behavior["variant_passed"], behavior["shared"]) == (13, 13)  # the Python case too
+    assert knowledge["variant_passed"] == knowledge["main_passed"]
+    assert variant["tokens_per_case"]["variant"] < variant["tokens_per_case"]["main"]
+    assert "variant json_prompt (prompt): behavior no worse" in done.stdout
