@@ -268,3 +268,50 @@ def test_the_examples_prompt_variant_fixes_its_behavior_failures_and_breaks_noth
     assert knowledge["variant_passed"] == knowledge["main_passed"]
     assert variant["tokens_per_case"]["variant"] < variant["tokens_per_case"]["main"]
     assert "variant json_prompt (prompt): behavior no worse" in done.stdout
+
+
+def test_a_variant_that_raises_in_a_python_case_is_an_error_there(project: Project) -> None:
+    project.configure(
+        thresholds={"knowledge": 0, "behavior": 0},
+        variants={"broken": {"pipeline": "bot:broken"}},
+    )
+    project.pipeline(
+        """
+def answer(question, **vars):
+    return question
+
+def broken(question, **vars):
+    raise RuntimeError("the variant is down")
+"""
+    )
+    project.pytester.makepyfile(
+        test_py="""
+import pytest
+
+@pytest.mark.ragft(kind="knowledge")
+def test_echo(ragft):
+    assert ragft.ask("30 days").answer == "30 days"
+
+@pytest.mark.ragft(kind="knowledge")
+def test_skips(ragft):
+    ragft.ask("30 days")
+    pytest.skip("not today")
+"""
+    )
+    assert project.run("--ragft-variant=broken").ret == 0
+    report = project.report()
+    assert project.outcomes() == {
+        "test_py.py::test_echo": "passed",
+        "test_py.py::test_skips": "skipped",
+    }
+    [variant] = report["variants"]["variants"]
+    knowledge = variant["categories"]["knowledge"]
+    assert (knowledge["shared"], knowledge["losses"]) == (1, 1)
+    [row] = [r for r in report["variants"]["rows"] if r["id"] == "test_py.py::test_echo"]
+    assert row["cells"] == {"main": "passed", "broken": "error (error)"}
+    [broken] = knowledge["broken"]
+    assert (broken["id"], broken["variant"], broken["diagnosis"]) == (
+        "test_py.py::test_echo",
+        "error",
+        "error",
+    )
