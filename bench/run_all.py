@@ -8,7 +8,8 @@ Run: python bench/run_all.py [--quick] [--no-write]
 - xdist: no xdist, ``-n 1`` and ``-n 2`` for a CPU-light suite (instant pipeline) and an
   I/O-bound one (20 ms calls);
 - history: ``bench_history.py`` at 10,000 runs x 200 cases on SQLite and PostgreSQL;
-- start-up: ``bench_startup.py``, the plugin inert (no ``[tool.ragft]``).
+- start-up: ``bench_startup.py``, the plugin inert (no ``[tool.ragft]``);
+- variants: ``bench_variants.py``, 200 cases x (1 + 2 variants) at 50 ms, concurrency 16.
 
 The results go between the ``<!-- run_all -->`` markers of bench/README.md (``--no-write``
 prints them only). ``--quick`` shrinks every measure (for trying the script, not for figures).
@@ -212,13 +213,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to try the script")
     parser.add_argument("--no-write", action="store_true", help="print, leave README.md alone")
     parser.add_argument(
-        "--only", nargs="+", choices=("scale", "xdist", "history", "startup"), default=None
+        "--only",
+        nargs="+",
+        choices=("scale", "xdist", "history", "startup", "variants"),
+        default=None,
     )
     args = parser.parse_args(argv)
     if args.quick:
         args.cases, args.xdist_cases, args.repeat = 300, 100, 1
         args.history_runs, args.startup_runs = 200, 2
-    only = set(args.only or ("scale", "xdist", "history", "startup"))
+    only = set(args.only or ("scale", "xdist", "history", "startup", "variants"))
     tmp = Path(tempfile.mkdtemp(prefix="ragft-bench-all-"))
     env = bench_run.bench_env(tmp, keep_env=False)
     started = datetime.now(UTC)
@@ -243,6 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parts.append(
                 script_section("bench_startup.py", ["--runs", str(args.startup_runs)], env)
             )
+        if "variants" in only:
+            variants = ["--repeat", str(args.repeat), "--target", "inf"]  # the figures, not a gate
+            parts.append("### Variants\n\n" + script_section("bench_variants.py", variants, env))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     minutes = (datetime.now(UTC) - started).total_seconds() / 60

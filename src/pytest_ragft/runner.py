@@ -124,9 +124,12 @@ class Runner:
                 future.cancel()
                 del self._futures[key]
 
-    def ask(self, input: Any, vars: Mapping[str, Any]) -> Result | CallError:
-        """One call for a Python case, through the same loop, slots and time-out."""
-        return self.caller.submit(self.caller.call(input, vars)).result()
+    def ask(
+        self, input: Any, vars: Mapping[str, Any], fn: Callable[..., Any] | None = None
+    ) -> Result | CallError:
+        """One call for a Python case, through the same loop, slots and time-out; ``fn`` calls
+        a variant instead of the main pipeline."""
+        return self.caller.submit(self.caller.call(input, vars, fn)).result()
 
     def close(self) -> None:
         """Cancel every evaluation not done, then close the call loop."""

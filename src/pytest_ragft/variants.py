@@ -17,12 +17,12 @@ judge two pipelines by the same rules. The tests, for each category:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pytest_ragft import stats
-from pytest_ragft.model import CaseRecord
+from pytest_ragft.model import CaseRecord, RepeatRecord
 from pytest_ragft.wording import percent, plural
 
 Verdict = Literal["better", "no worse", "worse", "not enough cases to tell"]
@@ -162,6 +162,9 @@ class VariantComparison:
     replaces: bool
     reason: str
     latency_s: tuple[float | None, float | None] = (None, None)  # mean per call: main, variant
+    # Means per case (of each case's mean per call, as costs.spent measures it): main, variant.
+    tokens_per_case: tuple[float | None, float | None] = (None, None)
+    cost_per_case: tuple[float | None, float | None] = (None, None)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -172,13 +175,18 @@ class VariantComparison:
             "replaces": self.replaces,
             "reason": self.reason,
             "latency_s": {"main": self.latency_s[0], "variant": self.latency_s[1]},
+            "tokens_per_case": {
+                "main": self.tokens_per_case[0],
+                "variant": self.tokens_per_case[1],
+            },
+            "cost_per_case": {"main": self.cost_per_case[0], "variant": self.cost_per_case[1]},
         }
 
     @classmethod
     def from_json(cls, data: Any) -> VariantComparison:
         data = data if isinstance(data, Mapping) else {}
         cats = data.get("categories") if isinstance(data.get("categories"), Mapping) else {}
-        latency = data.get("latency_s") if isinstance(data.get("latency_s"), Mapping) else {}
+        latency = _both(data.get("latency_s"))
         return cls(
             name=str(data.get("name") or ""),
             role=_opt(data.get("role")),
@@ -186,7 +194,9 @@ class VariantComparison:
             categories={str(k): CategoryComparison.from_json(v) for k, v in cats.items()},
             replaces=bool(data.get("replaces")),
             reason=str(data.get("reason") or ""),
-            latency_s=(_optf(latency.get("main")), _optf(latency.get("variant"))),
+            latency_s=latency,
+            tokens_per_case=_both(data.get("tokens_per_case")),
+            cost_per_case=_both(data.get("cost_per_case")),
         )
 
 
@@ -262,6 +272,12 @@ def _opt(value: Any) -> str | None:
 
 def _optf(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _both(value: Any) -> tuple[float | None, float | None]:
+    """``{"main": ..., "variant": ...}`` as a pair; a missing side is None."""
+    value = value if isinstance(value, Mapping) else {}
+    return (_optf(value.get("main")), _optf(value.get("variant")))
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -394,6 +410,7 @@ def _variant(
         for cat in sorted({m.kind for m, _ in pairs})
     }
     replaces, reason = may_replace(cats, variant.target)
+    mains, theirs = [m for m, _ in pairs], [v for _, v in pairs]
     return VariantComparison(
         name=variant.name,
         role=variant.role,
@@ -401,13 +418,39 @@ def _variant(
         categories=cats,
         replaces=replaces,
         reason=reason,
-        latency_s=(_latency([m for m, _ in pairs]), _latency([v for _, v in pairs])),
+        latency_s=(_latency(mains), _latency(theirs)),
+        tokens_per_case=(_per_case(mains, _tokens), _per_case(theirs, _tokens)),
+        cost_per_case=(_per_case(mains, _cost), _per_case(theirs, _cost)),
     )
 
 
 def _latency(records: Sequence[CaseRecord]) -> float | None:
     calls = [r.latency_s for record in records for r in record.repeats]
     return round(sum(calls) / len(calls), 6) if calls else None
+
+
+def _tokens(repeat: RepeatRecord) -> float | None:
+    counts = [t for t in (repeat.prompt_tokens, repeat.completion_tokens) if t is not None]
+    return float(sum(counts)) if counts else None
+
+
+def _cost(repeat: RepeatRecord) -> float | None:
+    return repeat.cost
+
+
+def _per_case(
+    records: Sequence[CaseRecord], measure: Callable[[RepeatRecord], float | None]
+) -> float | None:
+    """The mean over the cases that reported ``measure`` of each one's mean per call (the
+    calls that ran), as ``costs.spent`` and ``costs.usage_of`` take tokens and cost per case."""
+    means = []
+    for record in records:
+        found = [
+            v for r in record.repeats if r.outcome != "skipped" and (v := measure(r)) is not None
+        ]
+        if found:
+            means.append(sum(found) / len(found))
+    return round(sum(means) / len(means), 6) if means else None
 
 
 def judge(

@@ -10,12 +10,14 @@ House style: answers are short, polite and cite the passage they come from as ``
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
 from support_bot.retriever import tokenize
 
 MAX_SENTENCES = 3
+MAX_WORDS = 30  # what the stricter prompt asks for: at most this many words an answer
 FALLBACK = (
     "I'm sorry, I couldn't find that in our help center. Our support team is happy to help "
     "at support@acme-outfitters.example."
@@ -55,11 +57,13 @@ def house_style(sentence: str) -> str:
     return sentence
 
 
-def compose(question: str, passages: list[str]) -> Reply:
+def compose(question: str, passages: list[str], *, strict: bool = False) -> Reply:
     """Answer from the best passage: the sentences closest to the question, in their order.
 
     Only the top-ranked passage is used, so that an answer never stitches together sentences
-    from articles that disagree.
+    from articles that disagree. ``strict`` plays a prompt that asks for a citation on every
+    answer and at most ``MAX_WORDS`` words: lists are cited too, and sentences after the first
+    are left out where they would pass the limit.
     """
     if not passages:
         return Reply(FALLBACK)
@@ -71,12 +75,28 @@ def compose(question: str, passages: list[str]) -> Reply:
     chosen = [u for u, s in zip(units, scores, strict=True) if s * 2 >= best][:MAX_SENTENCES]
     if is_list:
         # Hours, fees and other lists read best as one line.
-        return Reply("; ".join(chosen) + ".", used=[0])
-    text = " ".join(house_style(sentence) for sentence in chosen)
-    return Reply(f"{text} [1]", used=[0])
+        return Reply("; ".join(chosen) + (". [1]" if strict else "."), used=[0])
+    sentences = [house_style(sentence) for sentence in chosen]
+    if strict:
+        sentences = _within(sentences, MAX_WORDS - 1)  # the marker is a word too
+    return Reply(f"{' '.join(sentences)} [1]", used=[0])
 
 
-def to_json(text: str, sources: list[str]) -> str:
-    """The answer as ``{"answer": ..., "sources": [...]}`` for API clients."""
+def _within(sentences: list[str], words: int) -> list[str]:
+    """The first sentence, then each next one while the answer stays within ``words``."""
+    kept = sentences[:1]
+    for sentence in sentences[1:]:
+        if len(" ".join([*kept, sentence]).split()) > words:
+            break
+        kept.append(sentence)
+    return kept
+
+
+def to_json(text: str, sources: list[str], *, strict: bool = False) -> str:
+    """The answer as ``{"answer": ..., "sources": [...]}`` for API clients. The house template
+    pastes the text in as it is (a quote in it breaks the JSON); ``strict`` plays a prompt that
+    asks for valid JSON, and encodes it."""
+    if strict:
+        return json.dumps({"answer": text, "sources": sources})
     quoted = ", ".join(f'"{source}"' for source in sources)
     return JSON_TEMPLATE.format(answer=text, sources=quoted)

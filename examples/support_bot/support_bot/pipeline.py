@@ -16,6 +16,8 @@ TOP_K = 3
 # What a call costs, in dollars per 1,000 tokens (reported as metadata "cost").
 PRICE_PER_1K = {"prompt": 0.0005, "completion": 0.0015}
 
+PROMPTS = ("house", "json_citations")
+
 Message = dict[str, str]
 
 
@@ -23,17 +25,23 @@ def answer(
     question: str | list[Message],
     format: Literal["text", "json"] = "text",
     contexts: list[str] | None = None,
+    prompt: Literal["house", "json_citations"] = "house",
 ) -> dict[str, Any]:
     """Answer a customer's question.
 
     ``question`` is a string or a chat transcript (the last user message is answered).
     ``format="json"`` returns the answer as a JSON document. ``contexts`` replaces retrieval
-    with the passages given, best first.
+    with the passages given, best first. ``prompt="json_citations"`` is the stricter prompt
+    (valid JSON, a citation on every answer, at most 30 words) that the ``json_prompt``
+    variant of pyproject.toml compares with the house prompt.
     """
     if not isinstance(question, str):
         question = _last_user_message(question)
     if format not in ("text", "json"):
         raise ValueError(f"format must be 'text' or 'json', not {format!r}")
+    if prompt not in PROMPTS:
+        raise ValueError(f"prompt must be one of {', '.join(PROMPTS)}, not {prompt!r}")
+    strict = prompt == "json_citations"
 
     if contexts is None:
         hits = default_retriever().search(question, k=TOP_K)
@@ -45,10 +53,10 @@ def answer(
         sources = [f"context-{rank}" for rank in range(1, len(passages) + 1)]
         scores = []
 
-    reply = compose(question, passages)
+    reply = compose(question, passages, strict=strict)
     text = reply.text
     if format == "json":
-        text = to_json(text, [sources[rank] for rank in reply.used])
+        text = to_json(text, [sources[rank] for rank in reply.used], strict=strict)
 
     prompt_tokens = len(tokenize(question)) + sum(len(p.split()) for p in passages)
     completion_tokens = len(text.split())

@@ -13,7 +13,7 @@ from typing import Any
 
 from pytest_ragft.model import KINDS, CaseRecord, ContextEvidence, Evidence, RepeatRecord
 from pytest_ragft.report import fmt
-from pytest_ragft.report.comparison import headline
+from pytest_ragft.report.comparison import headline, spending
 from pytest_ragft.report.escape import strip_control
 from pytest_ragft.runsummary import SCHEMA_VERSION, Category, Gate, Retrieval, RunSummary
 from pytest_ragft.variants import Comparison
@@ -32,6 +32,9 @@ FILTERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("kind", "kind", KINDS),
     ("diag", "diagnosis", fmt.DIAGNOSIS_ORDER),
 )
+
+# The categories the variants' matrix can be narrowed to.
+MATRIX_CATEGORIES = KINDS
 
 KIND_COLORS = {"knowledge": "#1d4ed8", "behavior": "#7e22ce"}
 
@@ -532,6 +535,8 @@ def _variants(summary: RunSummary) -> str:
             "<th>variant</th><th>difference</th><th>p</th><th>verdict</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>"
         )
+        if spent := spending(variant):
+            tables.append(f'<p class="muted spending">{_e(spent)}</p>')
     note = f'<p class="muted">{_e(comparison.note)}</p>\n' if comparison.note else ""
     return (
         '<section id="variants">\n<h2>Variants against the main pipeline</h2>\n'
@@ -546,8 +551,8 @@ def _variant_matrix(comparison: Comparison) -> str:
     names = ["main", *(v.name for v in comparison.variants)]
     head = "".join(f"<th>{_e(n)}</th>" for n in names)
     rows = "".join(
-        f'<tr class="{"differs" if row.differs else "same"}"><th scope="row"><code>{_e(row.id)}'
-        f"</code></th><td>{_e(row.category)}</td>"
+        f'<tr class="{"differs" if row.differs else "same"}" data-category="{_e(row.category)}">'
+        f'<th scope="row"><code>{_e(row.id)}</code></th><td>{_e(row.category)}</td>'
         + "".join(f"<td>{_e(row.cells.get(n, '-'))}</td>" for n in names)
         + "</tr>"
         for row in comparison.rows
@@ -555,9 +560,44 @@ def _variant_matrix(comparison: Comparison) -> str:
     return (
         '\n<input type="checkbox" id="only-differs" class="toggle">'
         '<label for="only-differs" class="chip">only the cases where they differ</label>\n'
-        f'<table class="variant-matrix"><thead><tr><th>case</th><th>category</th>{head}</tr>'
+        + _matrix_categories(comparison)
+        + f'<table class="variant-matrix"><thead><tr><th>case</th><th>category</th>{head}</tr>'
         f"</thead><tbody>{rows}</tbody></table>"
     )
+
+
+def _matrix_categories(comparison: Comparison) -> str:
+    """Radios that narrow the matrix to one category (CSS only, beside the differs switch);
+    offered when the matrix has more than one."""
+    present = {row.category for row in comparison.rows}
+    if len(present) < 2:
+        return ""
+    shown = [c for c in MATRIX_CATEGORIES if c in present]
+    radios = "".join(
+        f'<input type="radio" class="vh" name="vm-cat" id="vm-cat-{value}"'
+        + (" checked>" if value == "all" else ">")
+        for value in ("all", *shown)
+    )
+    labels = "".join(f'<label for="vm-cat-{value}">{value}</label>' for value in ("all", *shown))
+    return (
+        f'{radios}<div class="filters vm-filters"><div role="group" aria-label="matrix by '
+        f'category"><span class="flabel">category</span>{labels}</div></div>\n'
+    )
+
+
+def _matrix_css() -> str:
+    """The matrix's category radios: each hides the other categories' rows, and marks its
+    label as chosen."""
+    hide = "".join(
+        f'#vm-cat-{c}:checked ~ .variant-matrix tbody tr:not([data-category="{c}"]) '
+        "{ display: none; }\n"
+        for c in MATRIX_CATEGORIES
+    )
+    chosen = ",\n".join(
+        f'#vm-cat-{c}:checked ~ .vm-filters label[for="vm-cat-{c}"]'
+        for c in ("all", *MATRIX_CATEGORIES)
+    )
+    return hide + chosen + " { background: #1f2937; color: #fff; border-color: #1f2937; }\n"
 
 
 def _checklist(summary: RunSummary) -> str:
@@ -812,6 +852,7 @@ def _css() -> str:
         _BASE_CSS
         + "#only-differs:checked ~ .variant-matrix tr.same { display: none; }\n"
         + "#only-differs:checked + label { background: #1f2937; color: #fff; }\n"
+        + _matrix_css()
         + ",\n".join(hide)
         + " { display: none; }\n"
         + ",\n".join(chosen)

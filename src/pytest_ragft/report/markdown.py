@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from pytest_ragft.model import CaseRecord, ContextEvidence, Evidence
 from pytest_ragft.report import fmt
-from pytest_ragft.report.comparison import headline
+from pytest_ragft.report.comparison import headline, spending
 from pytest_ragft.report.escape import escape_html, escape_md
 from pytest_ragft.runsummary import GateEvent, RunSummary
 from pytest_ragft.variants import CaseChange, VariantComparison
@@ -278,6 +278,8 @@ def _variants(summary: RunSummary) -> list[str]:
                 f"| {cat.variant_passed}/{cat.shared} | {fmt.points(cat.difference)} "
                 f"{fmt.ci_text(cat.difference_ci)} | {cat.p_adjusted:.4f} | {cat.verdict} |"
             )
+        if spent := spending(variant):
+            lines += ["", escape_md(spent, limit=_TEXT_CHARS)]
         for label, changes in _fixed_and_broken(variant):
             shown = ", ".join(
                 f"**{escape_md(c.id, limit=100)}**"

@@ -138,12 +138,16 @@ def _notices(summary: RunSummary) -> list[str]:
 
 def _variants(summary: RunSummary) -> list[str]:
     """One line per variant against the main pipeline, and how p-values were corrected."""
-    from pytest_ragft.report.comparison import headline
+    from pytest_ragft.report.comparison import headline, spending
 
     comparison = summary.variants
     if comparison is None:
         return []
-    lines = [f"variant {escape_terminal(headline(v), limit=400)}" for v in comparison.variants]
+    lines = []
+    for v in comparison.variants:
+        lines.append(f"variant {escape_terminal(headline(v), limit=400)}")
+        if spent := spending(v):
+            lines.append(f"  {escape_terminal(spent, limit=300)}")
     if comparison.note:
         lines.append(f"note: {escape_terminal(comparison.note, limit=200)}")
     return lines
