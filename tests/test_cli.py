@@ -612,7 +612,7 @@ def test_compare_pairs_two_stored_runs_and_judges_each_category(
     assert out.splitlines()[0] == "run-b against run-a"
     # 10 discordant cases, 9 fixed: P(X >= 9) = 11/1024 = 0.0107.
     assert "9 fixed, 1 broken; McNemar exact p = 0.0107: better" in out
-    assert "run-b: behavior better; may replace main" in out
+    assert "run-b: behavior better (9 fixed, 1 broken); may replace main" in out
     assert "    broken: b9 (behavior)" in out
     code, out, _ = ragft(capsys, "compare", "run-a", "run-b", "--json")
     data = json.loads(out)["variants"][0]["categories"]["behavior"]

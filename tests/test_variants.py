@@ -195,7 +195,7 @@ def test_the_run_summary_carries_the_variants_to_json_and_the_terminal(tmp_path:
     assert RunSummary.from_json(data).variants == made.variants
     lines = terminal_lines(made)
     assert (
-        "variant json_prompt (prompt): behavior better, knowledge no worse; may replace main"
-        in lines
+        "variant json_prompt (prompt): behavior better (9 fixed, 1 broken), knowledge no worse"
+        " (0 fixed, 0 broken); may replace main" in lines
     )
     assert "variants" not in summary(tmp_path, main).to_json()

@@ -13,8 +13,12 @@ from pytest_ragft.variants import Comparison, VariantComparison
 
 
 def headline(variant: VariantComparison) -> str:
-    """One line per variant: its verdict per category and whether it may replace main."""
-    verdicts = ", ".join(f"{k} {c.verdict}" for k, c in variant.categories.items())
+    """One line per variant: its verdict per category, with the shared cases it fixes and
+    breaks there, and whether it may replace main."""
+    verdicts = ", ".join(
+        f"{k} {c.verdict} ({c.wins} fixed, {c.losses} broken)"
+        for k, c in variant.categories.items()
+    )
     role = f" ({variant.role})" if variant.role else ""
     decision = "may replace main" if variant.replaces else f"keeps main: {variant.reason}"
     return f"{variant.name}{role}: {verdicts or 'no shared cases'}; {decision}"
