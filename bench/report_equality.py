@@ -25,6 +25,8 @@ EXAMPLE = ROOT / "examples" / "support_bot"
 RUNS = 3
 # Keys whose values differ between any two runs of the same code.
 VOLATILE_KEYS = {"run_id", "started_at", "finished_at", "duration_s", "latency_s", "sha", "shards"}
+# ... and the latency percentiles of the usage section and the run id a change compares with.
+VOLATILE_KEYS |= {"latency_p50_s", "latency_p95_s", "against"}
 
 
 def run(out: Path) -> None:

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -275,6 +276,37 @@ def test_system_exit_in_the_pipeline_leaves_the_others_running(is_async: bool) -
     assert sorted(type(r).__name__ for r in results) == ["CallError", "Result", "Result"]
 
 
+def test_sync_calls_reuse_a_thread_but_a_stuck_call_keeps_its_own() -> None:
+    """Threads are kept for later calls; one stuck past its time-out is never handed another
+    call, and closing the caller ends the idle threads."""
+    release = threading.Event()
+    threads: list[tuple[str, int]] = []
+
+    def pipeline_fn(question: str) -> str:
+        threads.append((question, threading.get_ident()))
+        if question == "stuck":
+            release.wait(10)
+        return question
+
+    caller = Caller(pipeline_fn, concurrency=2, timeout_s=0.2)
+    try:
+        answers = [caller.submit(caller.call(q, {})).result() for q in ("a", "b", "c")]
+        stuck = caller.submit(caller.call("stuck", {})).result()
+        after = [caller.submit(caller.call(q, {})).result() for q in ("d", "e")]
+    finally:
+        caller.close()
+        release.set()
+    assert [r.answer for r in answers + after] == ["a", "b", "c", "d", "e"]  # type: ignore[union-attr]
+    assert isinstance(stuck, CallError) and "timeout_s = 0.2" in stuck.message
+    ident = dict(threads)
+    assert ident["a"] == ident["b"] == ident["c"] == ident["stuck"]
+    assert ident["d"] == ident["e"] != ident["stuck"]
+    for thread in threading.enumerate():
+        if thread.name == "ragft-call":
+            thread.join(5)
+            assert not thread.is_alive()
+
+
 def test_the_guard_is_removed_when_the_last_caller_closes() -> None:
     real = os._exit
     first = Caller(lambda q: q, concurrency=1, timeout_s=1)
@@ -331,3 +363,43 @@ def test_a_forked_child_exits_as_it_asks() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
     )
     assert done.stdout.strip() == "0" and done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("expect", "own_contains", "inline"),
+    [
+        pytest.param({"contains": "x", "max_words": 5}, False, True, id="string-built-ins"),
+        pytest.param({"contains": "x", "regex": "x+"}, False, False, id="regex-off-the-loop"),
+        pytest.param({"json_schema": {"type": "object"}}, False, False, id="json-schema"),
+        pytest.param({"contains": "x", "deepeval": {}}, False, False, id="deepeval"),
+        pytest.param({"contains": "x"}, True, False, id="the-projects-own-contains"),
+    ],
+)
+def test_only_string_built_in_checks_run_on_the_call_loop(
+    expect: dict[str, Any], own_contains: bool, inline: bool
+) -> None:
+    """Checks that could take long (regex, json_schema, deepeval, a project's own check, even
+    one named like a built-in) run off the loop that times the other calls out."""
+    from pytest_ragft.checks import BUILTIN_CHECKS
+    from pytest_ragft.model import Case
+    from pytest_ragft.runner import Runner
+
+    checks = dict(BUILTIN_CHECKS)
+    if own_contains:
+        checks["contains"] = lambda case, result, expected: True
+    runner = Runner(
+        lambda q: q,
+        concurrency=1,
+        timeout_s=1,
+        repeats=1,
+        min_pass_ratio=1.0,
+        checks=checks,
+        counterfactual=False,
+    )
+    try:
+        case = Case(id="c1", kind="knowledge", input="q", expect=expect)
+        assert runner._checks_inline(case) is inline
+        evaluation = runner.submit(replace(case, expect={"contains": "q"})).result()
+        assert evaluation.outcome == "passed"  # the answer "q" contains "q", either way
+    finally:
+        runner.close()

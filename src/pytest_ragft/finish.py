@@ -169,8 +169,11 @@ def post_comment(
 def run_finished_hook(hook: Any, summary: RunSummary) -> Sunk:
     """A failing ``pytest_ragft_run_finished`` implementation is the user's bug: say where,
     fail the run, and still store the run and write the reports."""
+    caller = hook.pytest_ragft_run_finished
+    if hasattr(caller, "get_hookimpls") and not caller.get_hookimpls():
+        return Sunk()  # nobody listens: the run's JSON is not built for nothing
     try:
-        hook.pytest_ragft_run_finished(run=summary.to_json())
+        caller(run=summary.to_json())
     except Exception as exc:
         import traceback
 

@@ -1,8 +1,9 @@
 """Resolve the pipeline, call it sync or async with a time-out, normalise what it returns.
 
 Calls run on one asyncio event loop in a daemon thread: async pipelines as tasks, sync ones
-each in a daemon thread of their own, so a call stuck past its time-out gives its concurrency
-slot back at once and can never keep the interpreter from exiting.
+each in a daemon thread that runs no other call meanwhile (kept for a later call once done), so
+a call stuck past its time-out gives its concurrency slot back at once and can never keep the
+interpreter from exiting.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import importlib
 import inspect
 import itertools
 import math
+import queue
 import sys
 import threading
 import time
@@ -260,6 +262,7 @@ class Caller:
         self._concurrency = concurrency
         self._pipeline_loop: PipelineLoop | None = None
         self._closing = False
+        self._threads = CallThreads()
         self._thread = threading.Thread(target=self._run_loop, name="ragft-calls", daemon=True)
         self._thread.start()
         exit_guard.acquire()
@@ -343,16 +346,15 @@ class Caller:
             except RuntimeError:  # the loop closed at the end of the run: nobody waits
                 pass
 
-        def target() -> None:
-            exit_guard.mark_call_thread()
+        def target() -> Callable[[], None]:
             try:
                 value = fn(input, **vars)
             except BaseException as exc:
-                reply(None, _Exited(exc) if not isinstance(exc, Exception) else exc)
-            else:
-                reply(value, None)
+                failed = _Exited(exc) if not isinstance(exc, Exception) else exc
+                return lambda: reply(None, failed)
+            return lambda: reply(value, None)
 
-        threading.Thread(target=target, name="ragft-call", daemon=True).start()
+        self._threads.run(target)
         return await future
 
     def close(self) -> None:
@@ -367,6 +369,7 @@ class Caller:
         try:
             self._stop_loop()
         finally:
+            self._threads.close()
             exit_guard.release()
 
     def _stop_loop(self) -> None:
@@ -390,6 +393,49 @@ class Caller:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=CLOSE_S)
+
+
+class CallThreads:
+    """The daemon threads sync pipeline calls run in, each kept for a later call once its call
+    is done: starting a thread per call costs more than an instant pipeline's answer. A call
+    stuck past its time-out keeps its thread to itself; the next call gets another one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[queue.SimpleQueue[Callable[[], Callable[[], None]] | None]] = []
+        self._closed = False
+
+    def run(self, job: Callable[[], Callable[[], None]]) -> None:
+        """Run ``job`` in an idle call thread, or in a new one when none is idle; what it
+        returns is called once the thread is idle again (the answer, sent to the loop)."""
+        with self._lock:
+            inbox = self._idle.pop() if self._idle else None
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            thread = threading.Thread(target=self._serve, args=(inbox,), name="ragft-call")
+            thread.daemon = True
+            thread.start()
+        inbox.put(job)
+
+    def _serve(self, inbox: queue.SimpleQueue[Callable[[], Callable[[], None]] | None]) -> None:
+        exit_guard.mark_call_thread()
+        while (job := inbox.get()) is not None:
+            answer = job()
+            with self._lock:
+                closed = self._closed
+                if not closed:
+                    self._idle.append(inbox)
+            answer()
+            if closed:
+                return
+
+    def close(self) -> None:
+        """Idle threads end now, busy ones when their call returns."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for inbox in idle:
+            inbox.put(None)
 
 
 BLOCKED_LOOP = (

@@ -29,6 +29,10 @@ from pytest_ragft.pipeline import Caller, accepts_contexts
 from pytest_ragft.records import Diagnosed, make_record, pass_rule
 
 EXCERPT = 2000  # characters of an answer kept in a record
+# Built-in checks of a few string operations on the answer, run on the call loop itself.
+INLINE_CHECKS = frozenset(
+    {"equals", "contains", "contains_any", "not_contains", "max_chars", "max_words"}
+)
 
 
 @dataclass
@@ -168,6 +172,16 @@ class Runner:
             return evaluation
         return await self._diagnose(evaluation, *first_failed)
 
+    def _checks_inline(self, case: Case) -> bool:
+        """Whether a case's checks are all built-ins that take microseconds on any answer
+        (``INLINE_CHECKS``), so the call loop runs them itself rather than hand them to a
+        thread and back; anything else (regex, json_schema, the project's own, deepeval)
+        runs off the loop, where it cannot hold up the other calls' time-outs."""
+        builtin = checks_mod.BUILTIN_CHECKS
+        return all(
+            name in INLINE_CHECKS and self.checks.get(name) is builtin[name] for name in case.expect
+        )
+
     async def _repeat(
         self, case: Case, n: int, call: Result | CallError
     ) -> tuple[RepeatRecord, list[CheckOutcome]]:
@@ -180,7 +194,11 @@ class Runner:
                 latency_s=round(call.latency_s, 6),
                 error=call.message,
             ), []
-        outcomes = await asyncio.get_running_loop().run_in_executor(None, self.check, case, call)
+        if self._checks_inline(case):
+            outcomes = self.check(case, call)
+        else:
+            loop = asyncio.get_running_loop()
+            outcomes = await loop.run_in_executor(None, self.check, case, call)
         failed = [o for o in outcomes if not o.passed]
         return RepeatRecord(
             repeat=n,
