@@ -523,9 +523,19 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def _add_compare_verb(sub: Any) -> None:
     s = sub.add_parser(
-        "compare", help="RUN_B against RUN_A per category on their shared cases (paired tests)"
+        "compare",
+        help="RUN_B against RUN_A per category on their shared cases (paired tests), or "
+        "RUN --variant NAME: one of a run's stored variants against its main pipeline",
     )
-    s.add_argument("runs", nargs=2, metavar="RUN", help="RUN_A (the main) and RUN_B")
+    s.add_argument(
+        "runs", nargs="+", metavar="RUN", help="RUN_A (the main) and RUN_B; with --variant, RUN"
+    )
+    s.add_argument(
+        "--variant",
+        default=None,
+        metavar="NAME",
+        help="compare RUN's main pipeline with its variant NAME ([tool.ragft.variants.NAME])",
+    )
     s.add_argument(
         "--margin",
         type=float,
@@ -542,26 +552,36 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from pytest_ragft.report import fmt
     from pytest_ragft.report.comparison import comparison_lines
 
+    wanted = 1 if args.variant is not None else 2
+    if len(args.runs) != wanted:
+        raise CliError(
+            "compare takes two runs, `ragft compare RUN_A RUN_B`, or one run and a variant, "
+            f"`ragft compare RUN --variant NAME`; got {len(args.runs)} run(s)"
+        )
     settings, store = _store(args)
     with store:
-        before = _stored(store, settings, args.runs[0])
-        after = _stored(store, settings, args.runs[1])
+        if args.variant is not None:  # both sides from the run's result rows
+            main_id, main, _ = store.pipeline_records(args.runs[0])
+            _, other, _ = store.pipeline_records(main_id, args.variant)
+            name, head = args.variant, f"{args.variant} against the main pipeline of"
+        else:
+            before = _stored(store, settings, args.runs[0])
+            after = _stored(store, settings, args.runs[1])
+            main_id, main, other = before.run_id, before.cases, after.cases
+            name = fmt.short_run(after.run_id)
+            head = f"{name} against"
     margin = args.margin
     if margin is None:
         margin = settings.variants.rules.margin
     if not 0.0 < margin < 1.0:
         raise CliError(f"--margin must be between 0 and 1, got {margin}")
-    name = fmt.short_run(after.run_id)
     result = variants.compare(
-        before.cases,
-        [variants.Variant(name, after.cases)],
-        margin=margin,
-        alpha=settings.thresholds.alpha,
+        main, [variants.Variant(name, other)], margin=margin, alpha=settings.thresholds.alpha
     )
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0
-    print(f"{name} against {fmt.short_run(before.run_id)}")
+    print(f"{head} {fmt.short_run(main_id)}")
     for line in comparison_lines(result):
         print(line)
     return 0

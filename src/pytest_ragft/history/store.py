@@ -21,8 +21,12 @@ from pytest_ragft.history import migrations
 from pytest_ragft.history.errors import HistoryError
 from pytest_ragft.history.rows import RunRows, iso, run_rows, unpack
 from pytest_ragft.history.tables import categories, results, runs
+from pytest_ragft.model import CaseRecord, RepeatRecord
 
 _NEWEST = (runs.c.started_at.desc(), runs.c.id.desc())
+_MAIN = results.c.pipeline.is_(None)
+"""The main pipeline's rows: every question about past runs reads these alone, never a
+variant's."""
 _CANDIDATES = 5
 """How many runs an ambiguous run-id prefix error names."""
 
@@ -142,13 +146,20 @@ class HistoryStore:
             _insert_results(conn, [{**r, "run_pk": run_pk} for r in rows.results])
         return True
 
-    def write_run(self, report: Mapping[str, Any], *, store_outputs: bool = True) -> None:
+    def write_run(
+        self,
+        report: Mapping[str, Any],
+        *,
+        store_outputs: bool = True,
+        variants: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    ) -> None:
         """Record a run (its report dict) in one transaction: all of it or, on failure, nothing.
 
         With ``store_outputs`` False no answer or retrieved context is kept anywhere, only the
-        sha256 of each answer.
+        sha256 of each answer. ``variants`` are each variant's cases (report cases) by name,
+        stored as result rows marked with the name, in the same transaction.
         """
-        rows = run_rows(report, store_outputs=store_outputs)
+        rows = run_rows(report, store_outputs=store_outputs, variants=variants)
         engines.run(
             self._engine,
             self._target,
@@ -274,7 +285,9 @@ class HistoryStore:
                 sa.select(runs.c.id, runs.c.run_id, runs.c.started_at, runs.c.branch)
                 .where(
                     runs.c.suite == suite,
-                    sa.exists().where(results.c.run_pk == runs.c.id, results.c.case_id == case_id),
+                    sa.exists().where(
+                        results.c.run_pk == runs.c.id, results.c.case_id == case_id, _MAIN
+                    ),
                 )
                 .order_by(*_NEWEST)
                 .limit(max(last, 0))
@@ -356,6 +369,59 @@ class HistoryStore:
             )
         return unpack(found[0][1]) if found else None
 
+    def pipeline_records(
+        self, run_id: str, pipeline: str | None = None
+    ) -> tuple[str, list[CaseRecord], list[str]]:
+        """A stored run's full id, the records of one of its pipelines (None: the main one)
+        rebuilt from its result rows, and the names of the variants it stored.
+
+        ``run_id`` may be a unique prefix, as for ``get_report``; an unknown run or variant
+        is a ``HistoryError`` saying what there is.
+        """
+
+        def work(conn: sa.Connection) -> tuple[str, list[CaseRecord], list[str]]:
+            run = self._one_run(conn, run_id)
+            names = conn.execute(
+                sa.select(results.c.pipeline)
+                .where(results.c.run_pk == run.id, results.c.pipeline.is_not(None))
+                .distinct()
+                .order_by(results.c.pipeline)
+            ).scalars()
+            found = [str(n) for n in names]
+            if pipeline is not None and pipeline not in found:
+                stored = ", ".join(found) if found else "none"
+                raise HistoryError(
+                    f"run {run.run_id[:12]} in {self.location} has no variant {pipeline!r} "
+                    f"(its stored variants: {stored}); variants are stored from schema 3 on"
+                )
+            which = _MAIN if pipeline is None else results.c.pipeline == pipeline
+            query = (
+                sa.select(results).where(results.c.run_pk == run.id, which).order_by(results.c.id)
+            )
+            return run.run_id, _records(conn.execute(query).all()), found
+
+        picked: tuple[str, list[CaseRecord], list[str]] = self._read(work)
+        return picked
+
+    def _one_run(self, conn: sa.Connection, run_id: str) -> Any:
+        columns = sa.select(runs.c.id, runs.c.run_id)
+        found = conn.execute(columns.where(runs.c.run_id == run_id)).all()
+        if not found:
+            found = conn.execute(
+                columns.where(runs.c.run_id.startswith(run_id, autoescape=True))
+                .order_by(*_NEWEST)
+                .limit(_CANDIDATES + 1)
+            ).all()
+        if not found:
+            raise HistoryError(f"no run {run_id!r} in {self.location}: see `ragft history`")
+        if len(found) > 1:
+            shown = ", ".join(row.run_id for row in found[:_CANDIDATES])
+            raise HistoryError(
+                f"run id {run_id!r} is ambiguous in {self.location}: it starts {shown}; "
+                "give more of it"
+            )
+        return found[0]
+
     def export_jsonl(self, out: IO[str], suite: str | None = None) -> int:
         """Write the stored runs as JSON lines, oldest first; returns how many."""
         query = sa.select(runs.c.report).order_by(runs.c.started_at, runs.c.id)
@@ -399,6 +465,44 @@ _ROW_COLUMNS = (
 )
 
 
+def _records(rows: Sequence[sa.Row[Any]]) -> list[CaseRecord]:
+    """Case records from result rows (one per repeat), in the order the cases were stored:
+    what ``ragft compare`` pairs, keyed by case id on both sides."""
+    grouped: dict[str, list[sa.Row[Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row.case_id, []).append(row)
+    records = []
+    for case_id, repeats in grouped.items():
+        first = repeats[0]
+        records.append(
+            CaseRecord(
+                id=case_id,
+                nodeid=case_id,
+                kind=first.kind,
+                outcome=first.case_outcome,
+                pass_ratio=first.pass_ratio,
+                tags=[str(t) for t in first.tags or []],
+                volatile=first.volatile,
+                diagnosis=first.diagnosis,
+                static_diagnosis=first.static_diagnosis,
+                counterfactual=first.counterfactual,
+                content=first.content_hash,
+                repeats=[
+                    RepeatRecord(
+                        repeat=r.repeat,
+                        outcome=r.outcome,
+                        messages=[str(m) for m in r.messages or []],
+                        latency_s=r.latency_s or 0.0,
+                        error=r.error,
+                    )
+                    for r in repeats
+                    if r.repeat is not None
+                ],
+            )
+        )
+    return records
+
+
 def _observations(conn: sa.Connection, suite: str, last: int) -> dict[str, list[Observation]]:
     """Each case's outcome, commit and expectations digest in the latest ``last`` runs of the
     suite, oldest first; skipped cases are left out."""
@@ -414,7 +518,7 @@ def _observations(conn: sa.Connection, suite: str, last: int) -> dict[str, list[
     found: dict[str, dict[int, Observation]] = {}
     query = sa.select(
         results.c.run_pk, results.c.case_id, results.c.case_outcome, results.c.content_hash
-    ).where(results.c.run_pk.in_(list(order)))
+    ).where(results.c.run_pk.in_(list(order)), _MAIN)
     for pk, case_id, outcome, content in conn.execute(query):
         passed = _passed(outcome)
         per_run = found.setdefault(case_id, {})
@@ -446,6 +550,7 @@ def _contents(
                 runs.c.started_at >= since,
                 results.c.case_id.in_(list(case_ids[start : start + 500])),
                 results.c.content_hash.is_not(None),
+                _MAIN,
             )
             .distinct()
         )
@@ -493,7 +598,7 @@ def _baseline(
     latest: dict[str, tuple[str, bool]] = {}
     latest_rows = conn.execute(
         sa.select(results.c.case_id, results.c.kind, results.c.case_outcome)
-        .where(results.c.run_pk == pks[0])
+        .where(results.c.run_pk == pks[0], _MAIN)
         .distinct()
     )
     for case_id, kind, outcome in latest_rows:
@@ -578,7 +683,7 @@ def _case_rows(
 ) -> dict[int, list[sa.Row[Any]]]:
     query = (
         sa.select(*columns)
-        .where(results.c.run_pk.in_(list(pks)))
+        .where(results.c.run_pk.in_(list(pks)), _MAIN)
         .order_by(results.c.run_pk, results.c.case_id, results.c.repeat)
     )
     if case_id is not None:
@@ -608,7 +713,7 @@ def _flaky_rows(conn: sa.Connection, suite: str, last: int) -> list[dict[str, _C
         return []
     position = {pk: n for n, pk in enumerate(order)}
     folded: list[dict[str, list[Any]]] = [{} for _ in order]
-    query = sa.select(*_FLAKY_COLUMNS).where(results.c.run_pk.in_(order))
+    query = sa.select(*_FLAKY_COLUMNS).where(results.c.run_pk.in_(order), _MAIN)
     for pk, case_id, repeat, kind, outcome, case_outcome, input_hash in conn.execute(query):
         cases = folded[position[pk]]
         entry = cases.get(case_id)
