@@ -145,6 +145,8 @@ def _add_reading_verbs(sub: Any) -> None:
     s.add_argument("--json", action="store_true", help="print the runs as JSON")
     s.set_defaults(func=cmd_history)
 
+    from pytest_ragft.runsummary import TREND_MEASURES
+
     s = sub.add_parser("trend", help="pass-rate series per category, or one case; flaky cases")
     s.add_argument("--kind", choices=("knowledge", "behavior"), help="only this category")
     s.add_argument(
@@ -152,6 +154,12 @@ def _add_reading_verbs(sub: Any) -> None:
     )
     s.add_argument(
         "--last", type=_positive, default=20, metavar="N", help="the N latest runs (default 20)"
+    )
+    s.add_argument(
+        "--measure",
+        choices=TREND_MEASURES,
+        help="a retrieval or usage measure per category instead of the pass rate "
+        "(e.g. recall, latency_p95_s)",
     )
     s.set_defaults(func=cmd_trend)
 
@@ -453,6 +461,9 @@ def cmd_trend(args: argparse.Namespace) -> int:
     from pytest_ragft.report.fmt import sparkline
 
     for kind in kinds:
+        if args.measure:
+            print(_measure_line(series, kind, args.measure))
+            continue
         rates = [run.get("rates", {}).get(kind) for run in series]
         shown = " ".join(_pct(r) for r in rates)
         print(f"{kind:<10} {sparkline(rates)}  {shown}")
@@ -461,6 +472,31 @@ def cmd_trend(args: argparse.Namespace) -> int:
         for f in flaky:
             print(f"  {f.id}  {f.rule}: {f.detail}")
     return 0
+
+
+def _measure_line(series: list[dict[str, Any]], kind: str, measure: str) -> str:
+    """One category's measure over the runs: a sparkline (shares on 0-1, other figures against
+    their largest) and each run's figure; ``-`` where a run did not measure it."""
+    from pytest_ragft.report.fmt import sparkline
+
+    values = [run.get("measures", {}).get(kind, {}).get(measure) for run in series]
+    top = max((v for v in values if v is not None), default=None)
+    share = measure in ("hit", "recall", "mrr", "ndcg", "fact_recall")
+    scaled = [None if v is None or not top else v if share else v / top for v in values]
+    shown = " ".join(_figure(measure, v) for v in values)
+    return f"{kind:<10} {measure} {sparkline(scaled)}  {shown}"
+
+
+def _figure(measure: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if measure.endswith("_s"):
+        return f"{value * 1000:.1f}ms"
+    if measure == "tokens_per_case":
+        return f"{value:.0f}"
+    if measure == "cost_per_case":
+        return f"{value:.6f}"
+    return f"{value:.2f}"
 
 
 def _flaky_now(store: Any, suite: str, last: int, kind: str | None) -> list[Any]:

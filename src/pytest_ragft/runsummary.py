@@ -310,6 +310,31 @@ class CounterfactualCounts:
         )
 
 
+TREND_MEASURES = (
+    "hit",
+    "recall",
+    "mrr",
+    "ndcg",
+    "fact_recall",
+    "latency_p50_s",
+    "latency_p95_s",
+    "tokens_per_case",
+    "cost_per_case",
+)
+"""The per-category measures a trend carries: runsummary.Retrieval's and Usage's, by name."""
+
+
+def trend_measures(retrieval: Retrieval | None, usage: Usage | None) -> dict[str, float]:
+    """A category's TREND_MEASURES that were measured, from its retrieval and usage."""
+    found: dict[str, float] = {}
+    for source in (retrieval, usage):
+        for name in TREND_MEASURES:
+            value = getattr(source, name, None) if source is not None else None
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                found[name] = float(value)
+    return found
+
+
 @dataclass(frozen=True)
 class SeriesPoint:
     """One run of the trend: earlier runs from history, this run last."""
@@ -318,6 +343,8 @@ class SeriesPoint:
     started_at: str
     branch: str | None
     rates: Mapping[str, float | None]
+    # Category -> TREND_MEASURES name -> value: the measures the run had (none: not measured).
+    measures: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -325,6 +352,7 @@ class SeriesPoint:
             "started_at": self.started_at,
             "branch": self.branch,
             "rates": dict(self.rates),
+            "measures": {k: dict(v) for k, v in self.measures.items()},
         }
 
     @classmethod
@@ -335,6 +363,14 @@ class SeriesPoint:
             started_at=str(data.get("started_at") or ""),
             branch=_str(data.get("branch")),
             rates={str(k): _float(v) for k, v in _map(data.get("rates")).items()},
+            measures={
+                str(kind): {
+                    str(n): float(v)
+                    for n, v in _map(found).items()
+                    if n in TREND_MEASURES and _float(v) is not None
+                }
+                for kind, found in _map(data.get("measures")).items()
+            },
         )
 
 

@@ -33,6 +33,7 @@ from pytest_ragft.runsummary import (
     RunSummary,
     SeriesPoint,
     Usage,
+    trend_measures,
 )
 from pytest_ragft.signals import PLACED_BY, place
 from pytest_ragft.suite import nothing_evaluated
@@ -148,7 +149,7 @@ def summarize(inputs: RunInputs) -> RunSummary:
         checklist=tuple(answers),
         recommendation=recommend(failed, answers, inputs),
         flaky=flaky_of(cases, inputs),
-        history=series(inputs, categories),
+        history=series(inputs, categories, usage, cases),
         cases=tuple(cases),
         shards=inputs.shards,
         shard=inputs.shard,
@@ -582,8 +583,20 @@ def answer_questions(
     return [Answer.from_json(a) for a in answers]
 
 
-def series(inputs: RunInputs, categories: Mapping[str, Category]) -> tuple[SeriesPoint, ...]:
-    """Earlier runs from history, oldest first, then this run."""
+def series(
+    inputs: RunInputs,
+    categories: Mapping[str, Category],
+    usage: Mapping[str, Usage] | None = None,
+    cases: Sequence[CaseRecord] = (),
+) -> tuple[SeriesPoint, ...]:
+    """Earlier runs from history, oldest first, then this run, with each category's retrieval
+    and usage measures beside its pass rate."""
+    retrieval = retrieval_by_category(cases)
+    measures = {
+        kind: found
+        for kind in categories
+        if (found := trend_measures(retrieval.get(kind), (usage or {}).get(kind)))
+    }
     earlier = [
         SeriesPoint.from_json(run) for run in (inputs.history.series if inputs.history else ())
     ]
@@ -592,6 +605,7 @@ def series(inputs: RunInputs, categories: Mapping[str, Category]) -> tuple[Serie
         started_at=inputs.started_at,
         branch=inputs.meta.get("git", {}).get("branch"),
         rates={k: c.rate for k, c in categories.items()},
+        measures=measures,
     )
     return (*earlier, this)
 

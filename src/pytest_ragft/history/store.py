@@ -20,7 +20,7 @@ from pytest_ragft.history import engine as engines
 from pytest_ragft.history import migrations
 from pytest_ragft.history.errors import HistoryError
 from pytest_ragft.history.rows import RunRows, iso, run_rows, unpack
-from pytest_ragft.history.tables import categories, results, runs
+from pytest_ragft.history.tables import MEASURES, categories, results, runs
 from pytest_ragft.model import CaseRecord, RepeatRecord
 
 _NEWEST = (runs.c.started_at.desc(), runs.c.id.desc())
@@ -245,6 +245,9 @@ class HistoryStore:
         self, suite: str, *, last: int = 10, branch: str | None = None
     ) -> list[dict[str, Any]]:
         """Pass rates of the latest ``last`` runs, oldest first: the trend lines' data."""
+        if branch is None:
+            trend: list[dict[str, Any]] = self._read(lambda conn: _trend(conn, suite, last))
+            return trend
         rows: list[RunRow] = self._read(lambda conn: _recent_runs(conn, suite, last, branch))
         return _series(rows)
 
@@ -268,7 +271,7 @@ class HistoryStore:
             return Snapshot(
                 baseline=_baseline(conn, suite, branch, runs, exclude_run_id),
                 prior_runs=_count_runs(conn, suite, branch, exclude_run_id),
-                series=_series(_recent_runs(conn, suite, series_last, None)),
+                series=_trend(conn, suite, series_last),
                 flaky=_flaky(_flaky_rows(conn, suite, flaky_last)),
                 observations=_observations(conn, suite, flaky_last),
                 **_contents(conn, suite, horizon_start, signal_cases),
@@ -668,11 +671,40 @@ def _recent_runs(
     ]
 
 
-def _series(newest_first: Sequence[RunRow]) -> list[dict[str, Any]]:
+def _series(
+    newest_first: Sequence[RunRow], measures: Mapping[str, dict[str, dict[str, float]]] = {}
+) -> list[dict[str, Any]]:
     return [
-        {"run_id": r.run_id, "started_at": r.started_at, "branch": r.branch, "rates": r.rates}
+        {
+            "run_id": r.run_id,
+            "started_at": r.started_at,
+            "branch": r.branch,
+            "rates": r.rates,
+            "measures": measures.get(r.run_id, {}),
+        }
         for r in reversed(newest_first)
     ]
+
+
+_TRENDED = tuple(m for m in MEASURES if m != "retrieval_k")
+
+
+def _trend(conn: sa.Connection, suite: str, last: int) -> list[dict[str, Any]]:
+    """The latest ``last`` runs of the suite, oldest first: each category's pass rate and the
+    retrieval and usage measures it had (schema 3 on; older runs have none)."""
+    newest_first = _recent_runs(conn, suite, last, None)
+    found: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
+    if newest_first:
+        query = (
+            sa.select(runs.c.run_id, categories.c.kind, *(categories.c[m] for m in _TRENDED))
+            .join(runs, runs.c.id == categories.c.run_pk)
+            .where(runs.c.run_id.in_([r.run_id for r in newest_first]))
+        )
+        for row in conn.execute(query):
+            values = {m: float(v) for m in _TRENDED if (v := row._mapping[m]) is not None}
+            if values:
+                found[row.run_id][row.kind] = values
+    return _series(newest_first, found)
 
 
 def _case_rows(
