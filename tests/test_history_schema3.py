@@ -242,3 +242,38 @@ def test_compare_a_run_with_its_stored_variant(
     assert "no variant 'lax' (its stored variants: strict)" in capsys.readouterr().err
     assert main(["compare", run_id, run_id, "--variant", "strict"]) == 2
     assert "one run and a variant" in capsys.readouterr().err
+
+
+# -- the judge cache's table ----------------------------------------------------------------------
+
+
+def test_a_judged_result_is_stored_replaced_and_read_back(
+    target: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from pytest_ragft.history.judgecache import JudgeCache, Judged
+
+    judged = Judged("tone", "canned-judge", 0.3, False, 0.6, "Rude.")
+    with open_store(target, tmp_path) as store:
+        assert store.judged("k" * 64) is None
+        store.remember_judged("k" * 64, judged.__dict__, datetime.now(UTC))
+        assert store.judged("k" * 64) == judged.__dict__
+    cache = JudgeCache(target, tmp_path)
+    assert cache.get("k" * 64) == judged
+    fresh = Judged("tone", "canned-judge", 0.9, True, 0.6, "Polite.")
+    bypassing = JudgeCache(target, tmp_path, read=False)
+    assert bypassing.get("k" * 64) is None  # rejudge: nothing is read...
+    bypassing.put("k" * 64, fresh)  # ...and the fresh result replaces the old
+    assert cache.get("k" * 64) == fresh
+    cache.close()
+    bypassing.close()
+
+
+def test_a_judge_cache_whose_store_cannot_be_opened_is_no_cache(tmp_path: Path) -> None:
+    from pytest_ragft.history.judgecache import JudgeCache, Judged
+
+    (tmp_path / "h.sqlite").write_bytes(b"not a database at all" * 100)
+    cache = JudgeCache("h.sqlite", tmp_path)
+    assert cache.get("k") is None
+    cache.put("k", Judged("tone", None, 0.5, None, None, None))
+    assert cache.error is not None and "h.sqlite" in cache.error and not cache.enabled

@@ -310,6 +310,23 @@ class CounterfactualCounts:
         )
 
 
+@dataclass(frozen=True)
+class JudgeCalls:
+    """LLM-judged checks of a run: how many called the judge, how many the judge cache
+    saved (0 without a history store, where there is no cache)."""
+
+    calls: int = 0
+    saved: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"calls": self.calls, "saved": self.saved}
+
+    @classmethod
+    def from_json(cls, data: Any) -> JudgeCalls:
+        data = _map(data)
+        return cls(calls=_int(data.get("calls")), saved=_int(data.get("saved")))
+
+
 TREND_MEASURES = (
     "hit",
     "recall",
@@ -511,6 +528,7 @@ class RunSummary:
     variants: Comparison | None = None  # the run's variants against the main pipeline
     # Retrieval quality of each category with a case that measured it.
     retrieval: Mapping[str, Retrieval] = field(default_factory=dict)
+    judge: JudgeCalls | None = None  # None: no check of the run was LLM-judged
 
     @property
     def complete(self) -> bool:
@@ -563,6 +581,8 @@ class RunSummary:
         data["retrieval"] = {k: r.to_json() for k, r in self.retrieval.items()}
         if self.variants is not None:
             data["variants"] = self.variants.to_json()
+        if self.judge is not None:
+            data["judge"] = self.judge.to_json()
         return data
 
     @classmethod
@@ -609,6 +629,7 @@ class RunSummary:
                 data.get("changes"), [c for c in _seq(data.get("cases")) if isinstance(c, Mapping)]
             ),
             variants=Comparison.from_json(data["variants"]) if data.get("variants") else None,
+            judge=JudgeCalls.from_json(data["judge"]) if data.get("judge") else None,
         )
 
 

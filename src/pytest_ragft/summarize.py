@@ -27,6 +27,7 @@ from pytest_ragft.runsummary import (
     CounterfactualCounts,
     Gate,
     GateEvent,
+    JudgeCalls,
     Recommendation,
     RegressionTest,
     Retrieval,
@@ -159,6 +160,18 @@ def summarize(inputs: RunInputs) -> RunSummary:
         usage=usage,
         variants=compared,
         retrieval=retrieval_by_category(cases),
+        judge=judge_calls(cases),
+    )
+
+
+def judge_calls(cases: Sequence[CaseRecord]) -> JudgeCalls | None:
+    """The run's LLM-judged checks, summed over every call of every case; None with none."""
+    counted = [r.judge for c in cases for r in c.repeats if r.judge is not None]
+    if not counted:
+        return None
+    return JudgeCalls(
+        calls=sum(int(j.get("calls", 0)) for j in counted),
+        saved=sum(int(j.get("saved", 0)) for j in counted),
     )
 
 

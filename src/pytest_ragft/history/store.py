@@ -20,7 +20,7 @@ from pytest_ragft.history import engine as engines
 from pytest_ragft.history import migrations
 from pytest_ragft.history.errors import HistoryError
 from pytest_ragft.history.rows import RunRows, iso, run_rows, unpack
-from pytest_ragft.history.tables import MEASURES, categories, results, runs
+from pytest_ragft.history.tables import MEASURES, categories, judge_cache, results, runs
 from pytest_ragft.model import CaseRecord, RepeatRecord
 
 _NEWEST = (runs.c.started_at.desc(), runs.c.id.desc())
@@ -425,6 +425,32 @@ class HistoryStore:
             )
         return found[0]
 
+    # -- the judge cache (history.judgecache) ------------------------------------------------
+
+    def judged(self, key: str) -> dict[str, Any] | None:
+        """The judged result stored under ``key``: metric, model, score, success, threshold
+        and reason; None when there is none."""
+        query = sa.select(*_JUDGED).where(judge_cache.c.key == key)
+        row = self._read(lambda conn: conn.execute(query).first())
+        return None if row is None else dict(row._mapping)
+
+    def remember_judged(self, key: str, judged: Mapping[str, Any], when: datetime) -> None:
+        """Store a judged result under ``key``, replacing an older one (``rejudge``); when
+        another process stores the same key first, its result stands."""
+        values = {c.name: judged.get(c.name) for c in _JUDGED}
+        values["metric"] = str(values["metric"] or "")[:200]
+        values["model"] = None if values["model"] is None else str(values["model"])[:200]
+
+        def work(conn: sa.Connection) -> None:
+            conn.execute(sa.delete(judge_cache).where(judge_cache.c.key == key))
+            conn.execute(sa.insert(judge_cache).values(key=key, judged_at=when, **values))
+
+        try:
+            engines.run(self._engine, self._target, work, write=True)
+        except HistoryError:
+            if self.judged(key) is None:  # not a race with another writer of the same key
+                raise
+
     def export_jsonl(self, out: IO[str], suite: str | None = None) -> int:
         """Write the stored runs as JSON lines, oldest first; returns how many."""
         query = sa.select(runs.c.report).order_by(runs.c.started_at, runs.c.id)
@@ -441,6 +467,15 @@ class HistoryStore:
         count: int = self._read(work)
         return count
 
+
+_JUDGED = (
+    judge_cache.c.metric,
+    judge_cache.c.model,
+    judge_cache.c.score,
+    judge_cache.c.success,
+    judge_cache.c.threshold,
+    judge_cache.c.reason,
+)
 
 _FLAKY_COLUMNS = (
     results.c.run_pk,
