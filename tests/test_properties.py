@@ -110,8 +110,11 @@ def test_an_integer_is_accepted_exactly_when_the_schema_allows_it(
     path: tuple[str, ...], value: int
 ) -> None:
     node = dict(_leaves(schema()))[path]
+    table: dict[str, Any] = {path[-1]: value}
+    for part in reversed(path[:-1]):  # a key of a table: [tool.ragft.retrieval] k
+        table = {part: table}
     try:
-        load_settings(ROOT, {path[0]: value}, {}, {})
+        load_settings(ROOT, table, {}, {})
     except pytest.UsageError:
         assert not node["minimum"] <= value <= node["maximum"]
     else:

@@ -141,12 +141,23 @@ def test_retrieval_means_per_category_over_the_cases_that_measured_it(tmp_path: 
             ndcg=round(0.8 / 3, 6),
             fact_cases=2,
             fact_recall=0.75,
+            # Wilson for 2 hits of 3; t-intervals (t = 4.3027 at df 2) clipped to [0, 1]:
+            # recall 0.333 +- 4.3027 * 0.289 / sqrt(3), nDCG 0.267 +- 4.3027 * 0.231 / sqrt(3),
+            # fact recall 0.75 +- 12.706 * 0.354 / sqrt(2)
+            hit_ci=(0.2077, 0.9385),
+            recall_ci=(0.0, 1.0),
+            mrr_ci=(0.0, 1.0),
+            ndcg_ci=(0.0, 0.8404),
+            fact_recall_ci=(0.0, 1.0),
         )
     }
     assert RunSummary.from_json(made.to_json()) == made
     write_json(made.to_json(), tmp_path / "report.json")  # raises when it breaks the schema
-    line = "retrieval: knowledge hit@3 0.67 · recall@3 0.33 · MRR 0.33 · nDCG@3 0.27 (3 cases)"
-    assert line + " · fact recall 0.75 (2 cases)" in terminal_lines(made)
+    line = (
+        "retrieval: knowledge hit@3 0.67 [0.21, 0.94] · recall@3 0.33 [0.00, 1.00] · "
+        "MRR 0.33 [0.00, 1.00] · nDCG@3 0.27 [0.00, 0.84] (3 cases)"
+    )
+    assert line + " · fact recall 0.75 [0.00, 1.00] (2 cases)" in terminal_lines(made)
     text = render_markdown(made)
     assert "**Retrieval**" in text
     shown = line.removeprefix("retrieval: knowledge ")
@@ -161,12 +172,16 @@ def test_retrieval_cut_at_different_lengths_reads_at_k(tmp_path: Path) -> None:
     ]
     made = summary(tmp_path, records)
     assert made.retrieval["knowledge"].k is None
-    assert made.retrieval["behavior"] == Retrieval(fact_cases=1, fact_recall=0.25)
-    (line,) = [t for t in terminal_lines(made) if t.startswith("retrieval:")]
-    assert line == (
-        "retrieval: knowledge hit@k 1.00 · recall@k 0.50 · MRR 0.50 · nDCG@k 0.40 (2 cases); "
-        "behavior fact recall 0.25 (1 case)"
+    # One case: the Wilson interval of 0.25 of 1 stands in for a t-interval
+    assert made.retrieval["behavior"] == Retrieval(
+        fact_cases=1, fact_recall=0.25, fact_recall_ci=(0.0146, 0.8821)
     )
+    lines = [t for t in terminal_lines(made) if t.startswith("retrieval:")]
+    assert lines == [
+        "retrieval: knowledge hit@k 1.00 [0.34, 1.00] · recall@k 0.50 [0.09, 0.91] · "
+        "MRR 0.50 [0.09, 0.91] · nDCG@k 0.40 [0.06, 0.87] (2 cases)",
+        "retrieval: behavior fact recall 0.25 [0.01, 0.88] (1 case)",
+    ]
 
 
 def test_no_retrieval_line_with_nothing_measured(made: RunSummary) -> None:

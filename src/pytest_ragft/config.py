@@ -93,6 +93,7 @@ class GateSettings:
     finetune_blocked: Action = "fail"
     over_budget: Action = "fail"
     cost_regression: Action = "fail"
+    retrieval_regression: Action = "fail"
     variant_better: Action = "comment"
     variant_worse: Action = "warn"
     finetune_paths: tuple[str, ...] = ("finetune/**", "adapters/**")
@@ -108,6 +109,16 @@ class BudgetSettings:
     cost_per_case: float | None = None
     tokens_per_case: float | None = None
     max_increase: float | None = None
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """``[tool.ragft.retrieval]``: the cut ``k`` of the rank measures (None: every source the
+    pipeline returned) and the largest allowed drop of a category's retrieval against the
+    baseline (5 points by default, like a pass rate's ``thresholds.max_drop``)."""
+
+    k: int | None = None
+    max_drop: float | None = 0.05
 
 
 @dataclass(frozen=True)
@@ -214,6 +225,7 @@ class Settings:
     report: ReportSettings = field(default_factory=ReportSettings)
     matrix: MatrixSettings = field(default_factory=MatrixSettings)
     budgets: BudgetSettings = field(default_factory=BudgetSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     variants: VariantsSettings = field(default_factory=VariantsSettings)
     report_dir: Path | None = None
     # The settings given on the command line or in the environment, by key, with where.
@@ -643,6 +655,7 @@ _TABLES = (
     "matrix",
     "budgets",
     "variants",
+    "retrieval",
 )
 
 
@@ -697,6 +710,7 @@ def load_settings(
         report=ReportSettings(**merged.get("report", {})),
         matrix=MatrixSettings(**merged.get("matrix", {})),
         budgets=BudgetSettings(**_floats(merged.get("budgets", {}))),
+        retrieval=RetrievalSettings(**_floats(merged.get("retrieval", {}), ("max_drop",))),
         variants=variants,
         report_dir=report_dir,
         cases_origin=_cases_origin(origins, pyproject),
@@ -908,7 +922,13 @@ _NOT_HASHED = (
 )
 
 
-_GATE_ADDED = ("over_budget", "cost_regression", "variant_better", "variant_worse")
+_GATE_ADDED = (
+    "over_budget",
+    "cost_regression",
+    "variant_better",
+    "variant_worse",
+    "retrieval_regression",
+)
 
 
 def config_hash(settings: Settings) -> str:
@@ -924,6 +944,8 @@ def config_hash(settings: Settings) -> str:
     for name in _GATE_ADDED:
         if data["gate"][name] == getattr(GateSettings, name):
             del data["gate"][name]
+    if data["retrieval"] == asdict(RetrievalSettings()):
+        del data["retrieval"]  # the same rule for a table added since
     # Whether an entry may match nothing does not change what the matched files hold.
     data["cases"] = [{k: v for k, v in c.items() if k != "optional"} for c in data["cases"]]
     text = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from pytest_ragft.model import CaseRecord
+from pytest_ragft.retrieval import baseline_keys
 from pytest_ragft.runsummary import GateEvent, Usage
 from pytest_ragft.wording import plural
 
@@ -94,8 +95,14 @@ def spent(record: CaseRecord) -> Spent:
 
 
 def case_measures(records: Iterable[CaseRecord]) -> dict[str, dict[str, float]]:
-    """Case id -> measure -> mean per call, for the comparison with a later run."""
-    return {r.id: dict(s.per_call) for r in records if (s := spent(r)).per_call}
+    """Case id -> measure -> mean per call, and its retrieval measures under
+    ``retrieval.*``, for the comparison with a later run."""
+    found = {}
+    for record in records:
+        measures = {**spent(record).per_call, **baseline_keys(record.retrieval)}
+        if measures:
+            found[record.id] = measures
+    return found
 
 
 def usage_of(records: Sequence[CaseRecord]) -> Usage:

@@ -255,11 +255,12 @@ class CaseRecord:
     evidence: Evidence | None = None  # a failed case's, where a result was there to read
     # retrieval.MEASURES of the first repeat that retrieved; None with nothing to measure
     retrieval: dict[str, float] | None = None
+    gold_sources: list[str] = field(default_factory=list)  # the case's, for the rank measures
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe copy (lists copied, not shared): faster than ``asdict`` on every item."""
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        for name in ("tags", "facts", "messages"):
+        for name in ("tags", "facts", "messages", "gold_sources"):
             data[name] = list(data[name])
         data["repeats"] = [
             {

@@ -90,6 +90,7 @@ def make_record(
         content=expectations_digest(case),
         evidence=None if passed else evidence,
         retrieval=case_measures(case, repeats),
+        gold_sources=list(case.gold_sources),
     )
 
 

@@ -438,9 +438,20 @@ class Retrieval:
     ndcg: float | None = None
     fact_cases: int = 0
     fact_recall: float | None = None
+    # 95% intervals of the means: Wilson for hit (0/1 per case), stats.mean_interval for the
+    # others; None where the mean is.
+    hit_ci: tuple[float, float] | None = None
+    recall_ci: tuple[float, float] | None = None
+    mrr_ci: tuple[float, float] | None = None
+    ndcg_ci: tuple[float, float] | None = None
+    fact_recall_ci: tuple[float, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return {
+            name: list(value) if isinstance(value, tuple) else value
+            for name in self.__dataclass_fields__
+            for value in [getattr(self, name)]
+        }
 
     @classmethod
     def from_json(cls, data: Any) -> Retrieval:
@@ -455,6 +466,80 @@ class Retrieval:
             ndcg=_float(data.get("ndcg")),
             fact_cases=_int(data.get("fact_cases")),
             fact_recall=_float(data.get("fact_recall")),
+            **{name: _interval(data.get(name)) for name in RETRIEVAL_CIS},
+        )
+
+
+RETRIEVAL_CIS = ("hit_ci", "recall_ci", "mrr_ci", "ndcg_ci", "fact_recall_ci")
+
+
+def _interval(value: Any) -> tuple[float, float] | None:
+    pair = _seq(value)
+    low, high = (_float(pair[0]), _float(pair[1])) if len(pair) == 2 else (None, None)
+    return None if low is None or high is None else (low, high)
+
+
+@dataclass(frozen=True)
+class Lift:
+    """What a fix could do to one category's pass rate: ``fixed`` of the ``of`` failures it
+    addresses would pass, taking the rate from ``rate`` to ``rate_if``; ``expected_rate``
+    where a fix rate says how many are expected to (a fine-tune's)."""
+
+    category: str
+    passed: int
+    total: int
+    fixed: int
+    of: int
+    rate: float
+    rate_if: float
+    expected_rate: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Lift:
+        data = _map(data)
+        return cls(
+            category=str(data.get("category") or ""),
+            passed=_int(data.get("passed")),
+            total=_int(data.get("total")),
+            fixed=_int(data.get("fixed")),
+            of=_int(data.get("of")),
+            rate=_float(data.get("rate")) or 0.0,
+            rate_if=_float(data.get("rate_if")) or 0.0,
+            expected_rate=_float(data.get("expected_rate")),
+        )
+
+
+@dataclass(frozen=True)
+class Gains:
+    """The gain each fix can buy, measured on this run. ``retrieval``: per category, the
+    failures re-run with their gold passages and how many then passed. ``finetune``: per
+    category, the behavior-bound failures a fine-tune addresses, all of them at best and
+    ``fix_rate`` of them expected (from ``fix_rate_from``)."""
+
+    retrieval: tuple[Lift, ...] = ()
+    finetune: tuple[Lift, ...] = ()
+    fix_rate: float | None = None
+    fix_rate_from: str | None = None  # "expected_fix_rate" or the fine-tune variant's evidence
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "retrieval": [lift.to_json() for lift in self.retrieval],
+            "finetune": [lift.to_json() for lift in self.finetune],
+            "fix_rate": self.fix_rate,
+            "fix_rate_from": self.fix_rate_from,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Gains:
+        data = _map(data)
+        return cls(
+            retrieval=tuple(Lift.from_json(v) for v in _seq(data.get("retrieval"))),
+            finetune=tuple(Lift.from_json(v) for v in _seq(data.get("finetune"))),
+            fix_rate=_float(data.get("fix_rate")),
+            fix_rate_from=_str(data.get("fix_rate_from")),
         )
 
 
@@ -528,6 +613,7 @@ class RunSummary:
     variants: Comparison | None = None  # the run's variants against the main pipeline
     # Retrieval quality of each category with a case that measured it.
     retrieval: Mapping[str, Retrieval] = field(default_factory=dict)
+    gains: Gains = Gains()  # what fixing retrieval, or a fine-tune, could lift each category to
     judge: JudgeCalls | None = None  # None: no check of the run was LLM-judged
 
     @property
@@ -579,6 +665,7 @@ class RunSummary:
         data["baseline"] = {"counts": not self.left_out, "left_out": list(self.left_out)}
         data["usage"] = {k: u.to_json() for k, u in self.usage.items()}
         data["retrieval"] = {k: r.to_json() for k, r in self.retrieval.items()}
+        data["gains"] = self.gains.to_json()
         if self.variants is not None:
             data["variants"] = self.variants.to_json()
         if self.judge is not None:
@@ -625,6 +712,7 @@ class RunSummary:
             retrieval={
                 str(k): Retrieval.from_json(v) for k, v in _map(data.get("retrieval")).items()
             },
+            gains=Gains.from_json(data.get("gains")),
             changes=Changes.from_json(
                 data.get("changes"), [c for c in _seq(data.get("cases")) if isinstance(c, Mapping)]
             ),

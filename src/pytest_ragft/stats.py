@@ -262,3 +262,127 @@ def _change(delta: float) -> str:
 
 def _p(p_value: float) -> str:
     return "p < 0.0001" if p_value < 0.0001 else f"p = {p_value:.4f}"
+
+
+def _regularized_beta(x: float, a: float, b: float) -> float:
+    """I_x(a, b), the regularized incomplete beta function, by its continued fraction
+    (Lentz's method, as in Numerical Recipes' ``betai``), using the symmetry
+    I_x(a, b) = 1 - I_{1-x}(b, a) where the fraction converges slowly."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    if x > (a + 1.0) / (a + b + 2.0):
+        return 1.0 - _regularized_beta(1.0 - x, b, a)
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+    front = math.exp(log_front + a * math.log(x) + b * math.log1p(-x)) / a
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    fraction = d
+    for m in range(1, 500):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            fraction *= c * d
+        if abs(c * d - 1.0) < 1e-15:
+            break
+    return front * fraction
+
+
+def student_t_cdf(t: float, df: int) -> float:
+    """P(T <= t) for Student's t with ``df`` degrees of freedom."""
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be at least 1, got {df!r}")
+    tail = 0.5 * _regularized_beta(df / (df + t * t), df / 2.0, 0.5)
+    return 1.0 - tail if t >= 0 else tail
+
+
+def t_quantile(p: float, df: int) -> float:
+    """The t with P(T <= t) = p for Student's t with ``df`` degrees of freedom, by bisection
+    on :func:`student_t_cdf` (as :func:`normal_quantile` does)."""
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"a probability strictly between 0 and 1 is needed, got {p!r}")
+    lo, hi = -1e6, 1e6
+    for _ in range(300):
+        mid = (lo + hi) / 2.0
+        if mid in (lo, hi):
+            break
+        if student_t_cdf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2.0
+
+
+def share_interval(share: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a share ``share`` of ``n`` (not necessarily a whole
+    number of successes); ``(0.0, 1.0)`` when ``n`` is 0."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"a share between 0 and 1 is needed, got {share!r}")
+    if n == 0:
+        return (0.0, 1.0)
+    z = normal_quantile(1.0 - (1.0 - confidence) / 2.0)
+    z2 = z * z
+    centre = share + z2 / (2 * n)
+    half = z * math.sqrt(share * (1.0 - share) / n + z2 / (4 * n * n))
+    denominator = 1.0 + z2 / n
+    low = 0.0 if share == 0.0 else (centre - half) / denominator
+    high = 1.0 if share == 1.0 else (centre + half) / denominator
+    return (max(0.0, low), min(1.0, high))
+
+
+def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """A ``confidence`` interval of the mean of per-case measures that lie in [0, 1] (recall,
+    MRR, nDCG, fact recall).
+
+    Student's t-interval (df = n - 1), clipped to [0, 1]. Chosen over a percentile bootstrap:
+    it is deterministic without a seed, linear in the cases, and the bootstrap's percentile
+    interval is known to be too narrow at the few dozen cases a category holds. Where it cannot
+    speak - one case, or every case scoring the same (all 1.0 is common), where it collapses to
+    a point - the Wilson interval of the mean as a share of n stands in: a measure in [0, 1]
+    with mean m has variance at most m (1 - m), the variance of 0/1 values, so that interval
+    is a conservative one and never claims certainty from a handful of equal scores.
+    """
+    n = len(values)
+    if n == 0:
+        return (0.0, 1.0)
+    mean = sum(values) / n
+    share = min(1.0, max(0.0, mean))
+    if n < 2:
+        return share_interval(share, n, confidence)
+    variance = sum((v - mean) ** 2 for v in values) / (n - 1)
+    if variance <= _EPSILON * _EPSILON:
+        return share_interval(share, n, confidence)
+    half = t_quantile(1.0 - (1.0 - confidence) / 2.0, n - 1) * math.sqrt(variance / n)
+    return (max(0.0, mean - half), min(1.0, mean + half))
+
+
+@dataclass(frozen=True)
+class SignTest:
+    """An exact one-sided sign test of paired measures: did they fall?"""
+
+    down: int  # pairs whose measure fell
+    up: int  # pairs whose measure rose
+    ties: int  # pairs that did not move: left out, as the sign test does
+    p_value: float
+
+
+def sign_test_drop(pairs: Sequence[tuple[float, float]]) -> SignTest:
+    """The exact sign test of H1 "the measure fell" on (before, now) pairs: under no change
+    each pair that moved is as likely to fall as to rise, so the p-value is
+    P(X >= falls), X ~ Binomial(moved, 1/2) - McNemar's exact test when the measures are 0/1.
+
+    The sign test rather than Wilcoxon's signed-rank test: per-case retrieval measures take a
+    few values (recall 0, 0.5, 1), so differences tie often, and the exact signed-rank
+    distribution with ties needs enumeration; the sign test stays exact with no assumption
+    about the differences' shape."""
+    down = sum(1 for before, now in pairs if now < before - _EPSILON)
+    up = sum(1 for before, now in pairs if now > before + _EPSILON)
+    ties = len(pairs) - down - up
+    return SignTest(down, up, ties, mcnemar_exact_one_sided(down, up))

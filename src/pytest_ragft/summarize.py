@@ -9,12 +9,12 @@ a database. Each part is a small function that returns its value.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from pytest_ragft import checklist, costs, diagnosis, retrieval, stats, variants
+from pytest_ragft import checklist, costs, diagnosis, gains, retrieval, stats, variants
 from pytest_ragft.diagnosis import BEHAVIOR_BOUND
 from pytest_ragft.flaky import FlakyCase, Observation, flaky_cases
 from pytest_ragft.model import DIAGNOSES, KINDS, CaseRecord
@@ -25,6 +25,7 @@ from pytest_ragft.runsummary import (
     Category,
     Changes,
     CounterfactualCounts,
+    Gains,
     Gate,
     GateEvent,
     JudgeCalls,
@@ -106,7 +107,7 @@ class _Tested:
 def summarize(inputs: RunInputs) -> RunSummary:
     """The run's summary, its verdict final."""
     settings = inputs.settings
-    cases = merge_records(inputs.records)
+    cases = [retrieval.cut_record(c, settings.retrieval.k) for c in merge_records(inputs.records)]
     tested: dict[str, _Tested] = {
         kind: _with_history(kind, mine, inputs)
         for kind in KINDS
@@ -117,17 +118,13 @@ def summarize(inputs: RunInputs) -> RunSummary:
     counts = diagnosis_counts(failed)
     usage = usage_by_category(cases)
     compared = compare_variants(cases, inputs)
-    answers = answer_questions(
-        categories,
-        counts,
-        inputs,
-        usage["all"].cost_per_case,
-        from_variants(compared, failed, settings),
-    )
+    seen = from_variants(compared, failed, settings)
+    answers = answer_questions(categories, counts, inputs, usage["all"].cost_per_case, seen)
     events = [e for t in tested.values() for e in t.events]
     events += threshold_events(categories)
     events += finetune_events(answers, inputs.changed_files, settings)
     events += spending_events(usage["all"], cases, inputs) + variant_events(compared)
+    events += retrieval_events(cases, inputs)
     return RunSummary(
         suite=settings.suite,
         run_id=inputs.run_id,
@@ -160,6 +157,7 @@ def summarize(inputs: RunInputs) -> RunSummary:
         usage=usage,
         variants=compared,
         retrieval=retrieval_by_category(cases),
+        gains=gains_of(cases, seen, settings),
         judge=judge_calls(cases),
     )
 
@@ -173,6 +171,19 @@ def judge_calls(cases: Sequence[CaseRecord]) -> JudgeCalls | None:
         calls=sum(int(j.get("calls", 0)) for j in counted),
         saved=sum(int(j.get("saved", 0)) for j in counted),
     )
+
+
+def gains_of(cases: Sequence[CaseRecord], seen: VariantEvidence, settings: Settings) -> Gains:
+    """What fixing retrieval and a fine-tune can win, the fine-tune at the rate a fine-tune
+    variant measured, else at ``expected_fix_rate``, else at best only."""
+    cost = settings.checklist.cost
+    if seen.fix_rate is not None and seen.fix_rate[2]:
+        name, fixed, of = seen.fix_rate
+        rate, source = fixed / of, f"the finetune variant {name} fixed {fixed} of {of}"
+        return gains.gains(cases, rate, source)
+    if cost is not None:
+        return gains.gains(cases, cost.expected_fix_rate, "expected_fix_rate")
+    return gains.gains(cases)
 
 
 def usage_by_category(cases: Sequence[CaseRecord]) -> dict[str, Usage]:
@@ -197,21 +208,60 @@ def retrieval_by_category(cases: Sequence[CaseRecord]) -> dict[str, Retrieval]:
             continue
         ks = {m.get(retrieval.K) for m in ranked}
         k = ks.pop() if len(ks) == 1 else None
+        hits = [m[retrieval.HIT] for m in ranked]
+        means = {n: [m[n] for m in ranked] for n in (retrieval.RECALL, retrieval.MRR)}
+        ndcg = [m[retrieval.NDCG] for m in ranked]
         found[kind] = Retrieval(
             cases=len(ranked),
             k=None if k is None else int(k),
-            hit=_mean([m[retrieval.HIT] for m in ranked]),
-            recall=_mean([m[retrieval.RECALL] for m in ranked]),
-            mrr=_mean([m[retrieval.MRR] for m in ranked]),
-            ndcg=_mean([m[retrieval.NDCG] for m in ranked]),
+            hit=_mean(hits),
+            recall=_mean(means[retrieval.RECALL]),
+            mrr=_mean(means[retrieval.MRR]),
+            ndcg=_mean(ndcg),
             fact_cases=len(facts),
             fact_recall=_mean(facts),
+            # hit is 0 or 1 per case: a proportion, so Wilson's interval, as for pass rates
+            hit_ci=_ci(hits, lambda v: stats.wilson_interval(round(sum(v)), len(v))),
+            recall_ci=_ci(means[retrieval.RECALL], stats.mean_interval),
+            mrr_ci=_ci(means[retrieval.MRR], stats.mean_interval),
+            ndcg_ci=_ci(ndcg, stats.mean_interval),
+            fact_recall_ci=_ci(facts, stats.mean_interval),
         )
     return found
 
 
 def _mean(values: Sequence[float]) -> float | None:
     return round(sum(values) / len(values), 6) if values else None
+
+
+def _ci(
+    values: Sequence[float], interval: Callable[[Sequence[float]], tuple[float, float]]
+) -> tuple[float, float] | None:
+    """The 95% interval of the mean of ``values``, rounded as a category's is; None without."""
+    if not values:
+        return None
+    low, high = interval(values)
+    return (round(low, 4), round(high, 4))
+
+
+def retrieval_events(cases: Sequence[CaseRecord], inputs: RunInputs) -> list[GateEvent]:
+    """``retrieval_regression`` for each category whose retrieval fell against the latest
+    baseline run's cases (``[tool.ragft.retrieval] max_drop``); none without a baseline."""
+    history, settings = inputs.history, inputs.settings
+    if history is None or not history.baseline_measures:
+        return []
+    found = []
+    for kind in KINDS:
+        detail = retrieval.regression(
+            kind,
+            [c for c in cases if c.kind == kind],
+            history.baseline_measures,
+            settings.retrieval.max_drop,
+            settings.thresholds.alpha,
+        )
+        if detail is not None:
+            found.append(GateEvent("retrieval_regression", "", detail, kind))
+    return found
 
 
 def spending_events(run: Usage, cases: Sequence[CaseRecord], inputs: RunInputs) -> list[GateEvent]:

@@ -18,6 +18,7 @@ from pytest_ragft.runsummary import (
     Category,
     Changes,
     CounterfactualCounts,
+    Gains,
     Gate,
     GateEvent,
     Recommendation,
@@ -25,7 +26,7 @@ from pytest_ragft.runsummary import (
     RunSummary,
     Usage,
 )
-from pytest_ragft.wording import plural
+from pytest_ragft.wording import percent, plural
 
 CATEGORY_ORDER = ("knowledge", "behavior")
 # Behavior-bound first: those are the failures the fine-tuning question is about.
@@ -374,23 +375,28 @@ def usage_rows(summary: RunSummary) -> list[tuple[str, str]]:
 
 
 def retrieval_text(measured: Retrieval) -> str:
-    """``hit@3 0.85 · recall@3 0.80 · MRR 0.71 · nDCG@3 0.74 (13 cases) · fact recall 0.90
-    (5 cases)``; ``@k`` where the cases were cut at different lengths; empty with nothing."""
+    """``hit@3 0.85 [0.58, 0.96] · recall@3 0.80 [0.61, 0.99] · MRR 0.71 [...] · nDCG@3 0.74
+    [...] (13 cases) · fact recall 0.90 [...] (5 cases)``, each mean with its 95% interval;
+    ``@k`` where the cases were cut at different lengths; empty with nothing."""
     at = "k" if measured.k is None else str(measured.k)
     parts = []
     if measured.cases:
         ranked = [
-            (f"hit@{at}", measured.hit),
-            (f"recall@{at}", measured.recall),
-            ("MRR", measured.mrr),
-            (f"nDCG@{at}", measured.ndcg),
+            (f"hit@{at}", measured.hit, measured.hit_ci),
+            (f"recall@{at}", measured.recall, measured.recall_ci),
+            ("MRR", measured.mrr, measured.mrr_ci),
+            (f"nDCG@{at}", measured.ndcg, measured.ndcg_ci),
         ]
-        shown = " · ".join(f"{name} {_share(value)}" for name, value in ranked)
+        shown = " · ".join(f"{name} {_share(v)}{_share_ci(ci)}" for name, v, ci in ranked)
         parts.append(f"{shown} ({plural(measured.cases, 'case')})")
     if measured.fact_cases:
-        share = _share(measured.fact_recall)
+        share = _share(measured.fact_recall) + _share_ci(measured.fact_recall_ci)
         parts.append(f"fact recall {share} ({plural(measured.fact_cases, 'case')})")
     return " · ".join(parts)
+
+
+def _share_ci(ci: tuple[float, float] | None) -> str:
+    return "" if ci is None else f" [{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
 def retrieval_rows(summary: RunSummary) -> list[tuple[str, str]]:
@@ -405,3 +411,55 @@ def retrieval_rows(summary: RunSummary) -> list[tuple[str, str]]:
 
 def _share(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
+
+
+def retrieval_gain_text(gains: Gains) -> str:
+    """``with the gold passages 1 of 2 knowledge failures re-run pass: fixing retrieval can
+    lift knowledge from 84.6% to 92.3%``; empty when no failure was re-run."""
+    parts = []
+    for lift in gains.retrieval:
+        head = (
+            f"with the gold passages {lift.fixed} of "
+            f"{plural(lift.of, lift.category + ' failure')} re-run pass"
+        )
+        if lift.fixed:
+            parts.append(
+                f"{head}: fixing retrieval can lift {lift.category} from {percent(lift.rate)} "
+                f"to {percent(lift.rate_if)}"
+            )
+        else:
+            parts.append(
+                f"{head}: fixing retrieval alone would not lift {lift.category} "
+                f"({percent(lift.rate)})"
+            )
+    return "; ".join(parts)
+
+
+def finetune_gain_text(gains: Gains) -> str:
+    """``a fine-tune (fix rate 50.0%: expected_fix_rate) can lift behavior by up to 23.1 points
+    (76.9% -> 100.0%, 3 behavior-bound failures), expected 11.5 (to 88.5%)``, behavior first;
+    empty without behavior-bound failures."""
+    lifts = sorted(gains.finetune, key=lambda lift: lift.category != "behavior")
+    parts = []
+    for lift in lifts:
+        text = (
+            f"{lift.category} by up to {_points(lift.rate_if - lift.rate)} points "
+            f"({percent(lift.rate)} -> {percent(lift.rate_if)}, "
+            f"{plural(lift.of, 'behavior-bound failure')})"
+        )
+        if lift.expected_rate is not None:
+            text += (
+                f", expected {_points(lift.expected_rate - lift.rate)} "
+                f"(to {percent(lift.expected_rate)})"
+            )
+        parts.append(text)
+    if not parts:
+        return ""
+    who = "a fine-tune"
+    if gains.fix_rate is not None and gains.fix_rate_from:
+        who += f" (fix rate {percent(gains.fix_rate)}: {gains.fix_rate_from})"
+    return f"{who} can lift " + "; ".join(parts)
+
+
+def _points(delta: float) -> str:
+    return f"{delta * 100:.1f}"

@@ -15,7 +15,7 @@ from pytest_ragft.model import KINDS, CaseRecord, ContextEvidence, Evidence, Rep
 from pytest_ragft.report import fmt
 from pytest_ragft.report.comparison import headline
 from pytest_ragft.report.escape import strip_control
-from pytest_ragft.runsummary import SCHEMA_VERSION, Category, Gate, RunSummary
+from pytest_ragft.runsummary import SCHEMA_VERSION, Category, Gate, Retrieval, RunSummary
 from pytest_ragft.variants import Comparison
 from pytest_ragft.wording import number_of, plural
 
@@ -51,6 +51,7 @@ def render_html(summary: RunSummary) -> str:
         _categories(summary),
         _trends(summary),
         _usage(summary),
+        _retrieval(summary),
         _diagnosis(summary),
         _changes(summary),
         _variants(summary),
@@ -192,6 +193,73 @@ def _usage(summary: RunSummary) -> str:
         return ""
     items = "".join(f"<li><strong>{_e(g)}</strong>: {_e(t)}</li>" for g, t in rows)
     return f'<section id="usage">\n<h2>Latency, tokens and cost</h2>\n<ul>{items}</ul>\n</section>'
+
+
+def _retrieval(summary: RunSummary) -> str:
+    """This run's retrieval quality per category: each mean with its 95% interval."""
+    rows = [
+        _retrieval_row(name, summary.retrieval[name])
+        for name in fmt.CATEGORY_ORDER
+        if name in summary.retrieval
+    ]
+    if not rows:
+        return ""
+    head = "".join(
+        f'<th scope="col">{h}</th>'
+        for h in (
+            "category",
+            "cases",
+            "k",
+            "hit@k",
+            "recall@k",
+            "MRR",
+            "nDCG@k",
+            "fact cases",
+            "fact recall",
+        )
+    )
+    return (
+        '<section id="retrieval">\n<h2>Retrieval</h2>\n'
+        '<p class="muted small">Means over the cases that measured each, with 95% intervals '
+        "(Wilson for hit, a t-interval for the others); rank measures need gold_sources, "
+        "fact recall is the share of a case's facts found in what was retrieved.</p>\n"
+        f'<table class="retrieval">\n<thead><tr>{head}</tr></thead>\n<tbody>\n'
+        + "\n".join(rows)
+        + "\n</tbody>\n</table>\n</section>"
+    )
+
+
+def _retrieval_row(name: str, measured: Retrieval) -> str:
+    ranked = (
+        (measured.hit, measured.hit_ci),
+        (measured.recall, measured.recall_ci),
+        (measured.mrr, measured.mrr_ci),
+        (measured.ndcg, measured.ndcg_ci),
+    )
+    cells = [_measure_cell(v, ci) if measured.cases else "<td>-</td>" for v, ci in ranked]
+    fact = _measure_cell(measured.fact_recall, measured.fact_recall_ci)
+    return (
+        f'<tr><th scope="row">{_e(name)}</th><td class="num">{_e(measured.cases)}</td>'
+        f'<td class="num">{_e(_cut_text(measured))}</td>'
+        + "".join(cells)
+        + f'<td class="num">{_e(measured.fact_cases)}</td>'
+        + (fact if measured.fact_cases else "<td>-</td>")
+        + "</tr>"
+    )
+
+
+def _cut_text(measured: Retrieval) -> str:
+    if not measured.cases:
+        return "-"
+    return "varies" if measured.k is None else str(measured.k)
+
+
+def _measure_cell(value: float | None, ci: tuple[float, float] | None) -> str:
+    shown = "n/a" if value is None else f"{value:.2f}"
+    interval = (
+        "" if ci is None else f'<br><span class="muted small">[{ci[0]:.2f}, {ci[1]:.2f}]</span>'
+    )
+    return f'<td class="num">{_e(shown)}{interval}</td>'
 
 
 def _category_row(name: str, group: Category) -> str:
@@ -639,9 +707,17 @@ def _recommendation(summary: RunSummary) -> str:
         + "".join(rows)
         + "</tbody></table>"
     )
+    gains = "".join(
+        f'<p class="gain"><strong>{name}:</strong> {_e(fmt.arrows(text))}</p>\n'
+        for name, text in (
+            ("Retrieval gain", fmt.retrieval_gain_text(summary.gains)),
+            ("Fine-tune gain", fmt.finetune_gain_text(summary.gains)),
+        )
+        if text
+    )
     return (
         '<section id="recommendation">\n<h2>Recommendation</h2>\n'
-        f'<p class="headline">{headline}</p>\n{advice}\n{matrix}\n</section>'
+        f'<p class="headline">{headline}</p>\n{advice}\n{gains}{matrix}\n</section>'
     )
 
 

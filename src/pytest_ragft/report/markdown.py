@@ -225,6 +225,12 @@ def _recommendation(summary: RunSummary) -> list[str]:
     advice = fmt.advice_text(rec)
     if advice:
         lines.append(escape_md(advice, limit=1000))
+    for name, gain in (
+        ("Retrieval gain", fmt.retrieval_gain_text(summary.gains)),
+        ("Fine-tune gain", fmt.finetune_gain_text(summary.gains)),
+    ):
+        if gain:
+            lines.append(f"**{name}:** {escape_md(fmt.arrows(gain), limit=600)}")
     return [line + "  " if i < len(lines) - 1 else line for i, line in enumerate(lines)]
 
 

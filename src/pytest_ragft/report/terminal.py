@@ -103,11 +103,18 @@ def _judge(summary: RunSummary) -> list[str]:
 
 
 def _retrieval(summary: RunSummary) -> list[str]:
-    """Each category's retrieval quality, on one line."""
+    """Each category's retrieval quality with its intervals, a line each."""
     rows = fmt.retrieval_rows(summary)
-    if not rows:
-        return []
-    return ["retrieval: " + escape_terminal("; ".join(f"{g} {t}" for g, t in rows), limit=400)]
+    return [f"retrieval: {g} {escape_terminal(t, limit=400)}" for g, t in rows]
+
+
+def _gains(summary: RunSummary) -> list[str]:
+    """What fixing retrieval and a fine-tune can win, a line each when there is something."""
+    found = (
+        ("retrieval gain", fmt.retrieval_gain_text(summary.gains)),
+        ("fine-tune gain", fmt.finetune_gain_text(summary.gains)),
+    )
+    return [f"{name}: {escape_terminal(text, limit=400)}" for name, text in found if text]
 
 
 def _notices(summary: RunSummary) -> list[str]:
@@ -164,5 +171,6 @@ def terminal_lines(summary: RunSummary) -> list[str]:
         *_checklist(summary),
         *_variants(summary),
         "recommendation: " + escape_terminal(rec, limit=200),
+        *_gains(summary),
         *_notices(summary),
     ]
