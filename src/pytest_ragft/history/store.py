@@ -707,8 +707,10 @@ def _recent_runs(
 
 
 def _series(
-    newest_first: Sequence[RunRow], measures: Mapping[str, dict[str, dict[str, float]]] = {}
+    newest_first: Sequence[RunRow],
+    measures: Mapping[str, dict[str, dict[str, float]]] | None = None,
 ) -> list[dict[str, Any]]:
+    measures = measures or {}
     return [
         {
             "run_id": r.run_id,
