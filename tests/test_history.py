@@ -1097,6 +1097,7 @@ def test_a_schema_1_store_is_upgraded_and_keeps_its_runs(target: str, tmp_path: 
         store.write_run(make_report("before", minute=1))
     engine = sa.create_engine(sql_url(target))
     with engine.begin() as conn:  # the store as pytest-ragft 0.1 left it
+        _drop_schema_3(conn)
         for table, column in (
             ("ragft_runs", "dirty"),
             ("ragft_runs", "in_baseline"),
@@ -1110,4 +1111,12 @@ def test_a_schema_1_store_is_upgraded_and_keeps_its_runs(target: str, tmp_path: 
         assert [r.run_id for r in store.recent_runs("bot")] == ["before"]
         store.write_run(make_report("after", minute=2))
         assert store.baseline("bot", "main", 5).run_ids == ["after", "before"]
-    assert stored_version(target) == 2
+    assert stored_version(target) == tables.SCHEMA_VERSION
+
+
+def _drop_schema_3(conn: sa.Connection) -> None:
+    """What schema 3 added, taken away again."""
+    conn.execute(sa.text("DROP TABLE ragft_judge_cache"))
+    conn.execute(sa.text("ALTER TABLE ragft_results DROP COLUMN pipeline"))
+    for column in tables.MEASURES:
+        conn.execute(sa.text(f"ALTER TABLE ragft_categories DROP COLUMN {column}"))

@@ -145,6 +145,8 @@ def _add_reading_verbs(sub: Any) -> None:
     s.add_argument("--json", action="store_true", help="print the runs as JSON")
     s.set_defaults(func=cmd_history)
 
+    from pytest_ragft.runsummary import TREND_MEASURES
+
     s = sub.add_parser("trend", help="pass-rate series per category, or one case; flaky cases")
     s.add_argument("--kind", choices=("knowledge", "behavior"), help="only this category")
     s.add_argument(
@@ -152,6 +154,12 @@ def _add_reading_verbs(sub: Any) -> None:
     )
     s.add_argument(
         "--last", type=_positive, default=20, metavar="N", help="the N latest runs (default 20)"
+    )
+    s.add_argument(
+        "--measure",
+        choices=TREND_MEASURES,
+        help="a retrieval or usage measure per category instead of the pass rate "
+        "(e.g. recall, latency_p95_s)",
     )
     s.set_defaults(func=cmd_trend)
 
@@ -453,6 +461,9 @@ def cmd_trend(args: argparse.Namespace) -> int:
     from pytest_ragft.report.fmt import sparkline
 
     for kind in kinds:
+        if args.measure:
+            print(_measure_line(series, kind, args.measure))
+            continue
         rates = [run.get("rates", {}).get(kind) for run in series]
         shown = " ".join(_pct(r) for r in rates)
         print(f"{kind:<10} {sparkline(rates)}  {shown}")
@@ -461,6 +472,31 @@ def cmd_trend(args: argparse.Namespace) -> int:
         for f in flaky:
             print(f"  {f.id}  {f.rule}: {f.detail}")
     return 0
+
+
+def _measure_line(series: list[dict[str, Any]], kind: str, measure: str) -> str:
+    """One category's measure over the runs: a sparkline (shares on 0-1, other figures against
+    their largest) and each run's figure; ``-`` where a run did not measure it."""
+    from pytest_ragft.report.fmt import sparkline
+
+    values = [run.get("measures", {}).get(kind, {}).get(measure) for run in series]
+    top = max((v for v in values if v is not None), default=None)
+    share = measure in ("hit", "recall", "mrr", "ndcg", "fact_recall")
+    scaled = [None if v is None or not top else v if share else v / top for v in values]
+    shown = " ".join(_figure(measure, v) for v in values)
+    return f"{kind:<10} {measure} {sparkline(scaled)}  {shown}"
+
+
+def _figure(measure: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if measure.endswith("_s"):
+        return f"{value * 1000:.1f}ms"
+    if measure == "tokens_per_case":
+        return f"{value:.0f}"
+    if measure == "cost_per_case":
+        return f"{value:.6f}"
+    return f"{value:.2f}"
 
 
 def _flaky_now(store: Any, suite: str, last: int, kind: str | None) -> list[Any]:
@@ -523,9 +559,19 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def _add_compare_verb(sub: Any) -> None:
     s = sub.add_parser(
-        "compare", help="RUN_B against RUN_A per category on their shared cases (paired tests)"
+        "compare",
+        help="RUN_B against RUN_A per category on their shared cases (paired tests), or "
+        "RUN --variant NAME: one of a run's stored variants against its main pipeline",
     )
-    s.add_argument("runs", nargs=2, metavar="RUN", help="RUN_A (the main) and RUN_B")
+    s.add_argument(
+        "runs", nargs="+", metavar="RUN", help="RUN_A (the main) and RUN_B; with --variant, RUN"
+    )
+    s.add_argument(
+        "--variant",
+        default=None,
+        metavar="NAME",
+        help="compare RUN's main pipeline with its variant NAME ([tool.ragft.variants.NAME])",
+    )
     s.add_argument(
         "--margin",
         type=float,
@@ -542,26 +588,36 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from pytest_ragft.report import fmt
     from pytest_ragft.report.comparison import comparison_lines
 
+    wanted = 1 if args.variant is not None else 2
+    if len(args.runs) != wanted:
+        raise CliError(
+            "compare takes two runs, `ragft compare RUN_A RUN_B`, or one run and a variant, "
+            f"`ragft compare RUN --variant NAME`; got {len(args.runs)} run(s)"
+        )
     settings, store = _store(args)
     with store:
-        before = _stored(store, settings, args.runs[0])
-        after = _stored(store, settings, args.runs[1])
+        if args.variant is not None:  # both sides from the run's result rows
+            main_id, main, _ = store.pipeline_records(args.runs[0])
+            _, other, _ = store.pipeline_records(main_id, args.variant)
+            name, head = args.variant, f"{args.variant} against the main pipeline of"
+        else:
+            before = _stored(store, settings, args.runs[0])
+            after = _stored(store, settings, args.runs[1])
+            main_id, main, other = before.run_id, before.cases, after.cases
+            name = fmt.short_run(after.run_id)
+            head = f"{name} against"
     margin = args.margin
     if margin is None:
         margin = settings.variants.rules.margin
     if not 0.0 < margin < 1.0:
         raise CliError(f"--margin must be between 0 and 1, got {margin}")
-    name = fmt.short_run(after.run_id)
     result = variants.compare(
-        before.cases,
-        [variants.Variant(name, after.cases)],
-        margin=margin,
-        alpha=settings.thresholds.alpha,
+        main, [variants.Variant(name, other)], margin=margin, alpha=settings.thresholds.alpha
     )
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0
-    print(f"{name} against {fmt.short_run(before.run_id)}")
+    print(f"{head} {fmt.short_run(main_id)}")
     for line in comparison_lines(result):
         print(line)
     return 0

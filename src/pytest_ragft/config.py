@@ -212,6 +212,7 @@ class Settings:
     baseline_branch: str = "main"
     baseline_runs: int = 5
     judge: str = ""
+    rejudge: bool = False  # bypass reading the judge cache (fresh results are still written)
     diagnose: DiagnoseMode = "counterfactual"
     store_outputs: bool = True
     # A run from a dirty work tree, or with ``pipeline`` set on the command line or in the
@@ -633,6 +634,8 @@ def _overrides(
         found.append((("history",), "", "--ragft-no-history"))
     if cli.get("ragft_strict"):
         found.append((("gate", "case_failures"), "strict", "--ragft-strict"))
+    if cli.get("ragft_rejudge"):
+        found.append((("rejudge",), True, "--ragft-rejudge"))
     origins: dict[KeyPath, str] = {path: origin for path, _, origin in found}
     return found, origins, bad
 
@@ -908,6 +911,7 @@ _NOT_HASHED = (
     "report",
     "report_dir",
     "history",
+    "rejudge",  # a judged result is the same whether read from the cache or judged again
     "baseline_dirty",
     "baseline_overridden",
     "matrix",

@@ -15,13 +15,16 @@ import json
 import os
 import threading
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pytest_ragft.checks import shorten
 from pytest_ragft.model import Case, CheckOutcome, Result
 from pytest_ragft.wording import describe, suggest
+
+if TYPE_CHECKING:
+    from pytest_ragft.history.judgecache import Judged
 
 ENV_DEFAULTS: Mapping[str, str] = {
     "DEEPEVAL_TELEMETRY_OPT_OUT": "1",
@@ -323,24 +326,32 @@ def _check_ref_form(judge_ref: str) -> None:
 # --- running metrics -----------------------------------------------------------------------
 
 
-def make_checker(judge_ref: str, rootdir: Path) -> Callable[[Case, Result], list[CheckOutcome]]:
+def make_checker(
+    judge_ref: str, rootdir: Path, *, history: str = "", rejudge: bool = False
+) -> Callable[[Case, Result], list[CheckOutcome]]:
     """The runner's ``extra_checks``: scores a case's ``expect.deepeval`` metrics.
 
     Nothing is imported until a case with metrics is checked, so building it costs nothing.
     A malformed ``judge`` value raises ``JudgeError`` here; one that cannot be loaded fails
-    every metric with the reason.
+    every metric with the reason. With a ``history`` store, results are cached there (read
+    unless ``rejudge``); without one every metric is judged.
     """
     if judge_ref:
         _check_ref_form(judge_ref)
-    return DeepevalChecker(judge_ref, rootdir)
+    return DeepevalChecker(judge_ref, rootdir, history=history, rejudge=rejudge)
 
 
 class DeepevalChecker:
     """Scores metrics; callable from several worker threads at once."""
 
-    def __init__(self, judge_ref: str, rootdir: Path) -> None:
+    def __init__(
+        self, judge_ref: str, rootdir: Path, *, history: str = "", rejudge: bool = False
+    ) -> None:
+        from pytest_ragft.history.judgecache import JudgeCache
+
         self.judge_ref = judge_ref
         self.rootdir = rootdir
+        self.cache = JudgeCache(history, rootdir, read=not rejudge)
         self._lock = threading.Lock()
         self._judge: Any = None
         self._judge_error: str | None = None
@@ -370,10 +381,23 @@ class DeepevalChecker:
                 outcomes.append(_failed(label, f"could not be set up: {_exc(exc)}"))
                 continue
             try:
-                outcomes.append(measure(metric, test_case, label, spec))
+                outcomes.append(self._judged(metric, test_case, label, spec))
             finally:
                 self._release(spec, metric)
         return outcomes
+
+    def _judged(
+        self, metric: Any, test_case: Any, label: str, spec: Mapping[str, Any]
+    ) -> CheckOutcome:
+        """The cached result of this question when there is one, else the judge's, cached."""
+        key = judge_key(spec, model_name(metric), read_fields(metric, test_case))
+        cached = self.cache.get(key)
+        if cached is not None:
+            return verdict(label, cached, "cached")
+        outcome, judged = measured(metric, test_case, label, spec)
+        if judged is not None:
+            self.cache.put(key, judged)
+        return outcome
 
     def judge(self) -> Any:
         """The judge model (None: deepeval's default), loaded once."""
@@ -434,6 +458,15 @@ def build_metric(spec: Mapping[str, Any], judge: Any = None) -> Any:
 
 def measure(metric: Any, test_case: Any, label: str, spec: Mapping[str, Any]) -> CheckOutcome:
     """Score one metric; any exception becomes a failed outcome that names it."""
+    return measured(metric, test_case, label, spec)[0]
+
+
+def measured(
+    metric: Any, test_case: Any, label: str, spec: Mapping[str, Any]
+) -> tuple[CheckOutcome, Judged | None]:
+    """``measure``, with what was judged (None when the metric raised: nothing to keep)."""
+    from pytest_ragft.history.judgecache import Judged
+
     try:
         kwargs: dict[str, Any] = {}
         try:
@@ -451,20 +484,69 @@ def measure(metric: Any, test_case: Any, label: str, spec: Mapping[str, Any]) ->
             threshold = _score(spec.get("threshold"))
         success = metric.is_successful()
     except Exception as exc:
-        return _failed(label, f"raised {_exc(exc)}")
+        return replace(_failed(label, f"raised {_exc(exc)}"), judged="called"), None
+    reason = getattr(metric, "reason", None)
+    judged = Judged(
+        metric=label,
+        model=model_name(metric),
+        score=score,
+        success=None if success is None else bool(success),
+        threshold=threshold,
+        reason=None if reason is None else str(reason),
+    )
+    return verdict(label, judged, "called"), judged
+
+
+def verdict(label: str, judged: Judged, how: Literal["called", "cached"]) -> CheckOutcome:
+    """The check's outcome and message from what a metric judged, now or earlier."""
+    score, threshold, success = judged.score, judged.threshold, judged.success
     passed = bool(success) if success is not None else threshold is None or score >= threshold
     if threshold is None:
-        verdict = f"score {score:.2f}"
+        said = f"score {score:.2f}"
     else:
-        verdict = f"score {score:.2f} {'>=' if score >= threshold else '<'} threshold"
-        verdict += f" {threshold:.2f}"
+        said = f"score {score:.2f} {'>=' if score >= threshold else '<'} threshold"
+        said += f" {threshold:.2f}"
     if not passed and threshold is not None and score >= threshold:
-        verdict += " (the metric judged it failed)"
-    reason = getattr(metric, "reason", None)
-    message = f"deepeval {label}: {verdict}"
-    if reason:
-        message += f": {shorten(str(reason), REASON_CHARS)}"
-    return CheckOutcome(f"deepeval:{label}", passed, message, score)
+        said += " (the metric judged it failed)"
+    message = f"deepeval {label}: {said}"
+    if judged.reason:
+        message += f": {shorten(judged.reason, REASON_CHARS)}"
+    return CheckOutcome(f"deepeval:{label}", passed, message, score, judged=how)
+
+
+def model_name(metric: Any) -> str | None:
+    """The judge model's name as the metric holds it (deepeval sets ``evaluation_model``)."""
+    name = getattr(metric, "evaluation_model", None)
+    if name is None:
+        model = getattr(metric, "model", None)
+        getter = getattr(model, "get_model_name", None)
+        name = getter() if callable(getter) else None
+    return None if name is None else str(name)
+
+
+def read_fields(metric: Any, test_case: Any) -> dict[str, Any]:
+    """The test case fields the metric reads: GEval's ``evaluation_params``, another metric's
+    ``_required_params``; every field when the metric does not say."""
+    params = getattr(metric, "evaluation_params", None) or getattr(metric, "_required_params", None)
+    names = [getattr(p, "value", str(p)) for p in params] if params else list(CASE_FIELDS)
+    return {name: getattr(test_case, name, None) for name in sorted(set(names))}
+
+
+CASE_FIELDS = ("input", "actual_output", "expected_output", "retrieval_context", "context")
+
+
+def judge_key(spec: Mapping[str, Any], model: str | None, fields: Mapping[str, Any]) -> str:
+    """The digest a judged result is cached under: the metric spec (its name, settings and
+    threshold), the judge model's name and the case fields the metric reads."""
+    import hashlib
+
+    text = json.dumps(
+        {"spec": spec, "model": model, "fields": fields},
+        sort_keys=True,
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def to_test_case(case: Case, result: Result) -> Any:

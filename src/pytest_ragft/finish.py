@@ -142,7 +142,7 @@ def finish(
     if hook is not None:
         sunk.add(run_finished_hook(hook, summary))
     if store is not None:
-        sunk.add(store_run(store, summary, inputs.settings))
+        sunk.add(store_run(store, summary, inputs.settings, inputs.variant_records))
     sunk.add(write_reports(summary, markdown, inputs.settings, environ))
     return Finished(summary, sunk)
 
@@ -186,13 +186,21 @@ def run_finished_hook(hook: Any, summary: RunSummary) -> Sunk:
     return Sunk()
 
 
-def store_run(store: HistoryStore, summary: RunSummary, settings: Settings) -> Sunk:
-    """One history run for a whole run; a partial one is left out of the baselines."""
+def store_run(
+    store: HistoryStore,
+    summary: RunSummary,
+    settings: Settings,
+    variant_records: Mapping[str, Sequence[CaseRecord]] | None = None,
+) -> Sunk:
+    """One history run for a whole run, its variants' results with it; a partial one is left
+    out of the baselines."""
     try:
         if summary.partial is not None:
             note = f"not stored in history: {summary.partial}; baselines compare whole runs"
             return Sunk(notes=[note])
-        store.write_run(summary.to_json(), store_outputs=settings.store_outputs)
+        variants = {n: [r.to_dict() for r in rs] for n, rs in (variant_records or {}).items()}
+        extra = {"variants": variants} if variants else {}
+        store.write_run(summary.to_json(), store_outputs=settings.store_outputs, **extra)
         return Sunk([f"history {relative_location(store.location, settings)}"])
     except Exception as exc:
         return Sunk(notes=[f"the run was not stored in history: {exc}"], failed=True)

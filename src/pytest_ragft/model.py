@@ -8,7 +8,7 @@ by ``to_dict`` / ``from_dict``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -142,6 +142,16 @@ class CheckOutcome:
     passed: bool
     message: str = ""
     score: float | None = None
+    judged: Literal["called", "cached"] | None = None  # an LLM-judged check: judged or cached
+
+
+def judge_counts(outcomes: Sequence[CheckOutcome]) -> dict[str, int] | None:
+    """How many of the outcomes called the judge and how many the cache saved; None when no
+    outcome was judged."""
+    judged = [o.judged for o in outcomes if o.judged is not None]
+    if not judged:
+        return None
+    return {"calls": judged.count("called"), "saved": judged.count("cached")}
 
 
 @dataclass
@@ -161,6 +171,8 @@ class RepeatRecord:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cost: float | None = None
+    # LLM-judged checks: {"calls": judged now, "saved": read from the judge cache}; None: none
+    judge: dict[str, int] | None = None
 
 
 @dataclass

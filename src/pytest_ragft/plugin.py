@@ -71,6 +71,12 @@ _OPTIONS: tuple[tuple[str, str, dict[str, Any], str], ...] = (
         "any failed eval case fails the run (gate.case_failures = strict)",
     ),
     (
+        "--ragft-rejudge",
+        "ragft_rejudge",
+        {"action": "store_true", "default": None},
+        "judge deepeval metrics afresh, not from the judge cache (rejudge)",
+    ),
+    (
         "--ragft-report-dir",
         "ragft_report_dir",
         {"metavar": "DIR"},

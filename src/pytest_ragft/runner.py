@@ -24,6 +24,7 @@ from pytest_ragft.model import (
     Gold,
     RepeatRecord,
     Result,
+    judge_counts,
 )
 from pytest_ragft.pipeline import Caller, accepts_contexts
 from pytest_ragft.records import Diagnosed, make_record, pass_rule
@@ -209,6 +210,7 @@ class Runner:
             sources=list(call.sources),
             latency_s=round(call.latency_s, 6),
             scores={o.check: o.score for o in outcomes if o.score is not None},
+            judge=judge_counts(outcomes),
             **costs.usage(call.metadata),
         ), failed
 

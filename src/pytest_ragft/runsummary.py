@@ -311,6 +311,48 @@ class CounterfactualCounts:
 
 
 @dataclass(frozen=True)
+class JudgeCalls:
+    """LLM-judged checks of a run: how many called the judge, how many the judge cache
+    saved (0 without a history store, where there is no cache)."""
+
+    calls: int = 0
+    saved: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"calls": self.calls, "saved": self.saved}
+
+    @classmethod
+    def from_json(cls, data: Any) -> JudgeCalls:
+        data = _map(data)
+        return cls(calls=_int(data.get("calls")), saved=_int(data.get("saved")))
+
+
+TREND_MEASURES = (
+    "hit",
+    "recall",
+    "mrr",
+    "ndcg",
+    "fact_recall",
+    "latency_p50_s",
+    "latency_p95_s",
+    "tokens_per_case",
+    "cost_per_case",
+)
+"""The per-category measures a trend carries: runsummary.Retrieval's and Usage's, by name."""
+
+
+def trend_measures(retrieval: Retrieval | None, usage: Usage | None) -> dict[str, float]:
+    """A category's TREND_MEASURES that were measured, from its retrieval and usage."""
+    found: dict[str, float] = {}
+    for source in (retrieval, usage):
+        for name in TREND_MEASURES:
+            value = getattr(source, name, None) if source is not None else None
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                found[name] = float(value)
+    return found
+
+
+@dataclass(frozen=True)
 class SeriesPoint:
     """One run of the trend: earlier runs from history, this run last."""
 
@@ -318,6 +360,8 @@ class SeriesPoint:
     started_at: str
     branch: str | None
     rates: Mapping[str, float | None]
+    # Category -> TREND_MEASURES name -> value: the measures the run had (none: not measured).
+    measures: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -325,6 +369,7 @@ class SeriesPoint:
             "started_at": self.started_at,
             "branch": self.branch,
             "rates": dict(self.rates),
+            "measures": {k: dict(v) for k, v in self.measures.items()},
         }
 
     @classmethod
@@ -335,6 +380,14 @@ class SeriesPoint:
             started_at=str(data.get("started_at") or ""),
             branch=_str(data.get("branch")),
             rates={str(k): _float(v) for k, v in _map(data.get("rates")).items()},
+            measures={
+                str(kind): {
+                    str(n): float(v)
+                    for n, v in _map(found).items()
+                    if n in TREND_MEASURES and _float(v) is not None
+                }
+                for kind, found in _map(data.get("measures")).items()
+            },
         )
 
 
@@ -561,6 +614,7 @@ class RunSummary:
     # Retrieval quality of each category with a case that measured it.
     retrieval: Mapping[str, Retrieval] = field(default_factory=dict)
     gains: Gains = Gains()  # what fixing retrieval, or a fine-tune, could lift each category to
+    judge: JudgeCalls | None = None  # None: no check of the run was LLM-judged
 
     @property
     def complete(self) -> bool:
@@ -614,6 +668,8 @@ class RunSummary:
         data["gains"] = self.gains.to_json()
         if self.variants is not None:
             data["variants"] = self.variants.to_json()
+        if self.judge is not None:
+            data["judge"] = self.judge.to_json()
         return data
 
     @classmethod
@@ -661,6 +717,7 @@ class RunSummary:
                 data.get("changes"), [c for c in _seq(data.get("cases")) if isinstance(c, Mapping)]
             ),
             variants=Comparison.from_json(data["variants"]) if data.get("variants") else None,
+            judge=JudgeCalls.from_json(data["judge"]) if data.get("judge") else None,
         )
 
 

@@ -28,12 +28,14 @@ from pytest_ragft.runsummary import (
     Gains,
     Gate,
     GateEvent,
+    JudgeCalls,
     Recommendation,
     RegressionTest,
     Retrieval,
     RunSummary,
     SeriesPoint,
     Usage,
+    trend_measures,
 )
 from pytest_ragft.signals import PLACED_BY, place
 from pytest_ragft.suite import nothing_evaluated
@@ -145,7 +147,7 @@ def summarize(inputs: RunInputs) -> RunSummary:
         checklist=tuple(answers),
         recommendation=recommend(failed, answers, inputs),
         flaky=flaky_of(cases, inputs),
-        history=series(inputs, categories),
+        history=series(inputs, categories, usage, cases),
         cases=tuple(cases),
         shards=inputs.shards,
         shard=inputs.shard,
@@ -156,6 +158,18 @@ def summarize(inputs: RunInputs) -> RunSummary:
         variants=compared,
         retrieval=retrieval_by_category(cases),
         gains=gains_of(cases, seen, settings),
+        judge=judge_calls(cases),
+    )
+
+
+def judge_calls(cases: Sequence[CaseRecord]) -> JudgeCalls | None:
+    """The run's LLM-judged checks, summed over every call of every case; None with none."""
+    counted = [r.judge for c in cases for r in c.repeats if r.judge is not None]
+    if not counted:
+        return None
+    return JudgeCalls(
+        calls=sum(int(j.get("calls", 0)) for j in counted),
+        saved=sum(int(j.get("saved", 0)) for j in counted),
     )
 
 
@@ -632,8 +646,20 @@ def answer_questions(
     return [Answer.from_json(a) for a in answers]
 
 
-def series(inputs: RunInputs, categories: Mapping[str, Category]) -> tuple[SeriesPoint, ...]:
-    """Earlier runs from history, oldest first, then this run."""
+def series(
+    inputs: RunInputs,
+    categories: Mapping[str, Category],
+    usage: Mapping[str, Usage] | None = None,
+    cases: Sequence[CaseRecord] = (),
+) -> tuple[SeriesPoint, ...]:
+    """Earlier runs from history, oldest first, then this run, with each category's retrieval
+    and usage measures beside its pass rate."""
+    retrieval = retrieval_by_category(cases)
+    measures = {
+        kind: found
+        for kind in categories
+        if (found := trend_measures(retrieval.get(kind), (usage or {}).get(kind)))
+    }
     earlier = [
         SeriesPoint.from_json(run) for run in (inputs.history.series if inputs.history else ())
     ]
@@ -642,6 +668,7 @@ def series(inputs: RunInputs, categories: Mapping[str, Category]) -> tuple[Serie
         started_at=inputs.started_at,
         branch=inputs.meta.get("git", {}).get("branch"),
         rates={k: c.rate for k, c in categories.items()},
+        measures=measures,
     )
     return (*earlier, this)
 

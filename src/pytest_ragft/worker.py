@@ -135,7 +135,9 @@ def _deepeval_checker(settings: Settings) -> Any:
     if not deepeval_installed():
         return None
     try:
-        return make_checker(settings.judge, settings.rootdir)
+        return make_checker(
+            settings.judge, settings.rootdir, history=settings.history, rejudge=settings.rejudge
+        )
     except JudgeError as exc:
         raise pytest.UsageError(f"[tool.ragft] {exc}") from None
 

@@ -268,7 +268,8 @@ def test_geval_defaults_to_input_and_actual_output_and_runs_synchronously() -> N
 def test_geval_against_its_threshold(geval_score: float, passed: bool, message: str) -> None:
     judge = CannedJudge(geval_score=geval_score, reason="Polite enough.")
     outcome = only(checker_with(judge)(make_case([{**GEVAL_TONE, "threshold": 0.6}]), result()))
-    assert outcome == CheckOutcome("deepeval:tone", passed, message, geval_score / 10)
+    expected = CheckOutcome("deepeval:tone", passed, message, geval_score / 10, judged="called")
+    assert outcome == expected
     prompts = [prompt for key, prompt in judge.calls if key == "g_eval.ReasonScore"]
     assert "How long do I have to return an item?" in prompts[0]
     assert "You have 30 days." in prompts[0]
@@ -344,7 +345,10 @@ class BrokenJudge(CannedJudge):
 def test_a_judge_that_raises_fails_the_metric() -> None:
     outcome = only(checker_with(BrokenJudge())(make_case([GEVAL_TONE]), result()))
     assert outcome == CheckOutcome(
-        "deepeval:tone", False, "deepeval tone: raised RuntimeError: the judge is down"
+        "deepeval:tone",
+        False,
+        "deepeval tone: raised RuntimeError: the judge is down",
+        judged="called",  # the judge was asked: a call made, and nothing cached
     )
 
 

@@ -32,7 +32,19 @@ def _to_2(conn: sa.Connection) -> None:
     conn.execute(sa.text("CREATE INDEX ix_ragft_results_case ON ragft_results (case_id)"))
 
 
-STEPS: dict[int, Step] = {1: _to_2}
+def _to_3(conn: sa.Connection) -> None:
+    """Schema 3: variant rows in ``results`` (``pipeline``), each category's retrieval and usage
+    measures, and the judge cache (a new table, created from its definition)."""
+    added = [("ragft_results", "pipeline VARCHAR(100)")]
+    for name in tables.MEASURES:
+        kind = "INTEGER" if name == "retrieval_k" else "FLOAT"
+        added.append(("ragft_categories", f"{name} {kind}"))
+    for table, column in added:
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column}"))
+    tables.judge_cache.create(conn)
+
+
+STEPS: dict[int, Step] = {1: _to_2, 2: _to_3}
 """Upgrades by the version they start from. Schema 1 is the first released one."""
 
 _PG_LOCK_KEY = 0x72616766  # "ragf": serialises creation and migration across PostgreSQL clients

@@ -10,7 +10,7 @@ import difflib
 import hashlib
 import json
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -192,9 +192,37 @@ def _category(kind: str, stats: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _result_rows(case: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One row per repeat of a case (one row with ``repeat`` null when it never ran)."""
+def _measures(report: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """A category's retrieval quality and usage from the report, as ``categories`` columns."""
+    retrieval = report.get("retrieval")
+    usage = report.get("usage")
+    found = retrieval.get(kind) if isinstance(retrieval, Mapping) else None
+    used = usage.get(kind) if isinstance(usage, Mapping) else None
+    found = found if isinstance(found, Mapping) else {}
+    used = used if isinstance(used, Mapping) else {}
+    k = found.get("k")
+    return {
+        **{name: _number(found.get(name)) for name in ("hit", "recall", "mrr", "ndcg")},
+        "retrieval_k": k if isinstance(k, int) and not isinstance(k, bool) else None,
+        "fact_recall": _number(found.get("fact_recall")),
+        **{
+            name: _number(used.get(name))
+            for name in ("latency_p50_s", "latency_p95_s", "tokens_per_case", "cost_per_case")
+        },
+    }
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _result_rows(case: Mapping[str, Any], pipeline: str | None = None) -> list[dict[str, Any]]:
+    """One row per repeat of a case (one row with ``repeat`` null when it never ran);
+    ``pipeline`` names the variant that gave it (None: the main pipeline)."""
     base = {
+        "pipeline": pipeline,
         "case_id": str(case.get("id", "")),
         "kind": str(case.get("kind", "")),
         "tags": [str(t) for t in case.get("tags") or []],
@@ -248,8 +276,16 @@ def _in_baseline(report: Mapping[str, Any]) -> bool | None:
     return None
 
 
-def run_rows(report: Mapping[str, Any], *, store_outputs: bool) -> RunRows:
-    """The rows of one run; raises ``HistoryError`` when the report lacks what a run needs."""
+def run_rows(
+    report: Mapping[str, Any],
+    *,
+    store_outputs: bool,
+    variants: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+) -> RunRows:
+    """The rows of one run; raises ``HistoryError`` when the report lacks what a run needs.
+
+    ``variants`` holds each variant's case records (as report cases) by its name: they become
+    result rows of their own, marked with the name, and never part of the report."""
     for key in ("run_id", "suite", "started_at"):
         if not report.get(key):
             raise HistoryError(f"run report has no {key!r}: it cannot be written to history")
@@ -286,7 +322,7 @@ def run_rows(report: Mapping[str, Any], *, store_outputs: bool) -> RunRows:
         "report": pack(text),
     }
     categories = [
-        _category(str(kind), stats)
+        {**_category(str(kind), stats), **_measures(report, str(kind))}
         for kind, stats in (report.get("categories") or {}).items()
         if isinstance(stats, Mapping)
     ]
@@ -294,4 +330,22 @@ def run_rows(report: Mapping[str, Any], *, store_outputs: bool) -> RunRows:
     for case in stored.get("cases") or []:
         if isinstance(case, dict):
             results.extend(_result_rows(case))
+    for name, cases in (variants or {}).items():
+        results.extend(_variant_rows(str(name), cases, store_outputs=store_outputs))
     return RunRows(run=run, categories=categories, results=results)
+
+
+def _variant_rows(
+    name: str, cases: Sequence[Mapping[str, Any]], *, store_outputs: bool
+) -> list[dict[str, Any]]:
+    try:
+        held: dict[str, Any] = json.loads(_dumps({"cases": list(cases)}))
+    except (TypeError, ValueError) as exc:
+        raise HistoryError(f"variant {name!r} cannot be stored as JSON: {exc}") from None
+    if not store_outputs:
+        held = strip_outputs(held)
+    rows: list[dict[str, Any]] = []
+    for case in held["cases"]:
+        if isinstance(case, dict):
+            rows.extend(_result_rows(case, name))
+    return rows

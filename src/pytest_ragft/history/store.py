@@ -20,9 +20,13 @@ from pytest_ragft.history import engine as engines
 from pytest_ragft.history import migrations
 from pytest_ragft.history.errors import HistoryError
 from pytest_ragft.history.rows import RunRows, iso, run_rows, unpack
-from pytest_ragft.history.tables import categories, results, runs
+from pytest_ragft.history.tables import MEASURES, categories, judge_cache, results, runs
+from pytest_ragft.model import CaseRecord, RepeatRecord
 
 _NEWEST = (runs.c.started_at.desc(), runs.c.id.desc())
+_MAIN = results.c.pipeline.is_(None)
+"""The main pipeline's rows: every question about past runs reads these alone, never a
+variant's."""
 _CANDIDATES = 5
 """How many runs an ambiguous run-id prefix error names."""
 
@@ -142,13 +146,20 @@ class HistoryStore:
             _insert_results(conn, [{**r, "run_pk": run_pk} for r in rows.results])
         return True
 
-    def write_run(self, report: Mapping[str, Any], *, store_outputs: bool = True) -> None:
+    def write_run(
+        self,
+        report: Mapping[str, Any],
+        *,
+        store_outputs: bool = True,
+        variants: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    ) -> None:
         """Record a run (its report dict) in one transaction: all of it or, on failure, nothing.
 
         With ``store_outputs`` False no answer or retrieved context is kept anywhere, only the
-        sha256 of each answer.
+        sha256 of each answer. ``variants`` are each variant's cases (report cases) by name,
+        stored as result rows marked with the name, in the same transaction.
         """
-        rows = run_rows(report, store_outputs=store_outputs)
+        rows = run_rows(report, store_outputs=store_outputs, variants=variants)
         engines.run(
             self._engine,
             self._target,
@@ -234,6 +245,9 @@ class HistoryStore:
         self, suite: str, *, last: int = 10, branch: str | None = None
     ) -> list[dict[str, Any]]:
         """Pass rates of the latest ``last`` runs, oldest first: the trend lines' data."""
+        if branch is None:
+            trend: list[dict[str, Any]] = self._read(lambda conn: _trend(conn, suite, last))
+            return trend
         rows: list[RunRow] = self._read(lambda conn: _recent_runs(conn, suite, last, branch))
         return _series(rows)
 
@@ -257,7 +271,7 @@ class HistoryStore:
             return Snapshot(
                 baseline=_baseline(conn, suite, branch, runs, exclude_run_id),
                 prior_runs=_count_runs(conn, suite, branch, exclude_run_id),
-                series=_series(_recent_runs(conn, suite, series_last, None)),
+                series=_trend(conn, suite, series_last),
                 flaky=_flaky(_flaky_rows(conn, suite, flaky_last)),
                 observations=_observations(conn, suite, flaky_last),
                 **_contents(conn, suite, horizon_start, signal_cases),
@@ -274,7 +288,9 @@ class HistoryStore:
                 sa.select(runs.c.id, runs.c.run_id, runs.c.started_at, runs.c.branch)
                 .where(
                     runs.c.suite == suite,
-                    sa.exists().where(results.c.run_pk == runs.c.id, results.c.case_id == case_id),
+                    sa.exists().where(
+                        results.c.run_pk == runs.c.id, results.c.case_id == case_id, _MAIN
+                    ),
                 )
                 .order_by(*_NEWEST)
                 .limit(max(last, 0))
@@ -356,6 +372,85 @@ class HistoryStore:
             )
         return unpack(found[0][1]) if found else None
 
+    def pipeline_records(
+        self, run_id: str, pipeline: str | None = None
+    ) -> tuple[str, list[CaseRecord], list[str]]:
+        """A stored run's full id, the records of one of its pipelines (None: the main one)
+        rebuilt from its result rows, and the names of the variants it stored.
+
+        ``run_id`` may be a unique prefix, as for ``get_report``; an unknown run or variant
+        is a ``HistoryError`` saying what there is.
+        """
+
+        def work(conn: sa.Connection) -> tuple[str, list[CaseRecord], list[str]]:
+            run = self._one_run(conn, run_id)
+            names = conn.execute(
+                sa.select(results.c.pipeline)
+                .where(results.c.run_pk == run.id, results.c.pipeline.is_not(None))
+                .distinct()
+                .order_by(results.c.pipeline)
+            ).scalars()
+            found = [str(n) for n in names]
+            if pipeline is not None and pipeline not in found:
+                stored = ", ".join(found) if found else "none"
+                raise HistoryError(
+                    f"run {run.run_id[:12]} in {self.location} has no variant {pipeline!r} "
+                    f"(its stored variants: {stored}); variants are stored from schema 3 on"
+                )
+            which = _MAIN if pipeline is None else results.c.pipeline == pipeline
+            query = (
+                sa.select(results).where(results.c.run_pk == run.id, which).order_by(results.c.id)
+            )
+            return run.run_id, _records(conn.execute(query).all()), found
+
+        picked: tuple[str, list[CaseRecord], list[str]] = self._read(work)
+        return picked
+
+    def _one_run(self, conn: sa.Connection, run_id: str) -> Any:
+        columns = sa.select(runs.c.id, runs.c.run_id)
+        found = conn.execute(columns.where(runs.c.run_id == run_id)).all()
+        if not found:
+            found = conn.execute(
+                columns.where(runs.c.run_id.startswith(run_id, autoescape=True))
+                .order_by(*_NEWEST)
+                .limit(_CANDIDATES + 1)
+            ).all()
+        if not found:
+            raise HistoryError(f"no run {run_id!r} in {self.location}: see `ragft history`")
+        if len(found) > 1:
+            shown = ", ".join(row.run_id for row in found[:_CANDIDATES])
+            raise HistoryError(
+                f"run id {run_id!r} is ambiguous in {self.location}: it starts {shown}; "
+                "give more of it"
+            )
+        return found[0]
+
+    # -- the judge cache (history.judgecache) ------------------------------------------------
+
+    def judged(self, key: str) -> dict[str, Any] | None:
+        """The judged result stored under ``key``: metric, model, score, success, threshold
+        and reason; None when there is none."""
+        query = sa.select(*_JUDGED).where(judge_cache.c.key == key)
+        row = self._read(lambda conn: conn.execute(query).first())
+        return None if row is None else dict(row._mapping)
+
+    def remember_judged(self, key: str, judged: Mapping[str, Any], when: datetime) -> None:
+        """Store a judged result under ``key``, replacing an older one (``rejudge``); when
+        another process stores the same key first, its result stands."""
+        values = {c.name: judged.get(c.name) for c in _JUDGED}
+        values["metric"] = str(values["metric"] or "")[:200]
+        values["model"] = None if values["model"] is None else str(values["model"])[:200]
+
+        def work(conn: sa.Connection) -> None:
+            conn.execute(sa.delete(judge_cache).where(judge_cache.c.key == key))
+            conn.execute(sa.insert(judge_cache).values(key=key, judged_at=when, **values))
+
+        try:
+            engines.run(self._engine, self._target, work, write=True)
+        except HistoryError:
+            if self.judged(key) is None:  # not a race with another writer of the same key
+                raise
+
     def export_jsonl(self, out: IO[str], suite: str | None = None) -> int:
         """Write the stored runs as JSON lines, oldest first; returns how many."""
         query = sa.select(runs.c.report).order_by(runs.c.started_at, runs.c.id)
@@ -372,6 +467,15 @@ class HistoryStore:
         count: int = self._read(work)
         return count
 
+
+_JUDGED = (
+    judge_cache.c.metric,
+    judge_cache.c.model,
+    judge_cache.c.score,
+    judge_cache.c.success,
+    judge_cache.c.threshold,
+    judge_cache.c.reason,
+)
 
 _FLAKY_COLUMNS = (
     results.c.run_pk,
@@ -399,6 +503,44 @@ _ROW_COLUMNS = (
 )
 
 
+def _records(rows: Sequence[sa.Row[Any]]) -> list[CaseRecord]:
+    """Case records from result rows (one per repeat), in the order the cases were stored:
+    what ``ragft compare`` pairs, keyed by case id on both sides."""
+    grouped: dict[str, list[sa.Row[Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row.case_id, []).append(row)
+    records = []
+    for case_id, repeats in grouped.items():
+        first = repeats[0]
+        records.append(
+            CaseRecord(
+                id=case_id,
+                nodeid=case_id,
+                kind=first.kind,
+                outcome=first.case_outcome,
+                pass_ratio=first.pass_ratio,
+                tags=[str(t) for t in first.tags or []],
+                volatile=first.volatile,
+                diagnosis=first.diagnosis,
+                static_diagnosis=first.static_diagnosis,
+                counterfactual=first.counterfactual,
+                content=first.content_hash,
+                repeats=[
+                    RepeatRecord(
+                        repeat=r.repeat,
+                        outcome=r.outcome,
+                        messages=[str(m) for m in r.messages or []],
+                        latency_s=r.latency_s or 0.0,
+                        error=r.error,
+                    )
+                    for r in repeats
+                    if r.repeat is not None
+                ],
+            )
+        )
+    return records
+
+
 def _observations(conn: sa.Connection, suite: str, last: int) -> dict[str, list[Observation]]:
     """Each case's outcome, commit and expectations digest in the latest ``last`` runs of the
     suite, oldest first; skipped cases are left out."""
@@ -414,7 +556,7 @@ def _observations(conn: sa.Connection, suite: str, last: int) -> dict[str, list[
     found: dict[str, dict[int, Observation]] = {}
     query = sa.select(
         results.c.run_pk, results.c.case_id, results.c.case_outcome, results.c.content_hash
-    ).where(results.c.run_pk.in_(list(order)))
+    ).where(results.c.run_pk.in_(list(order)), _MAIN)
     for pk, case_id, outcome, content in conn.execute(query):
         passed = _passed(outcome)
         per_run = found.setdefault(case_id, {})
@@ -446,6 +588,7 @@ def _contents(
                 runs.c.started_at >= since,
                 results.c.case_id.in_(list(case_ids[start : start + 500])),
                 results.c.content_hash.is_not(None),
+                _MAIN,
             )
             .distinct()
         )
@@ -493,7 +636,7 @@ def _baseline(
     latest: dict[str, tuple[str, bool]] = {}
     latest_rows = conn.execute(
         sa.select(results.c.case_id, results.c.kind, results.c.case_outcome)
-        .where(results.c.run_pk == pks[0])
+        .where(results.c.run_pk == pks[0], _MAIN)
         .distinct()
     )
     for case_id, kind, outcome in latest_rows:
@@ -563,11 +706,42 @@ def _recent_runs(
     ]
 
 
-def _series(newest_first: Sequence[RunRow]) -> list[dict[str, Any]]:
+def _series(
+    newest_first: Sequence[RunRow],
+    measures: Mapping[str, dict[str, dict[str, float]]] | None = None,
+) -> list[dict[str, Any]]:
+    measures = measures or {}
     return [
-        {"run_id": r.run_id, "started_at": r.started_at, "branch": r.branch, "rates": r.rates}
+        {
+            "run_id": r.run_id,
+            "started_at": r.started_at,
+            "branch": r.branch,
+            "rates": r.rates,
+            "measures": measures.get(r.run_id, {}),
+        }
         for r in reversed(newest_first)
     ]
+
+
+_TRENDED = tuple(m for m in MEASURES if m != "retrieval_k")
+
+
+def _trend(conn: sa.Connection, suite: str, last: int) -> list[dict[str, Any]]:
+    """The latest ``last`` runs of the suite, oldest first: each category's pass rate and the
+    retrieval and usage measures it had (schema 3 on; older runs have none)."""
+    newest_first = _recent_runs(conn, suite, last, None)
+    found: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
+    if newest_first:
+        query = (
+            sa.select(runs.c.run_id, categories.c.kind, *(categories.c[m] for m in _TRENDED))
+            .join(runs, runs.c.id == categories.c.run_pk)
+            .where(runs.c.run_id.in_([r.run_id for r in newest_first]))
+        )
+        for row in conn.execute(query):
+            values = {m: float(v) for m in _TRENDED if (v := row._mapping[m]) is not None}
+            if values:
+                found[row.run_id][row.kind] = values
+    return _series(newest_first, found)
 
 
 def _case_rows(
@@ -578,7 +752,7 @@ def _case_rows(
 ) -> dict[int, list[sa.Row[Any]]]:
     query = (
         sa.select(*columns)
-        .where(results.c.run_pk.in_(list(pks)))
+        .where(results.c.run_pk.in_(list(pks)), _MAIN)
         .order_by(results.c.run_pk, results.c.case_id, results.c.repeat)
     )
     if case_id is not None:
@@ -608,7 +782,7 @@ def _flaky_rows(conn: sa.Connection, suite: str, last: int) -> list[dict[str, _C
         return []
     position = {pk: n for n, pk in enumerate(order)}
     folded: list[dict[str, list[Any]]] = [{} for _ in order]
-    query = sa.select(*_FLAKY_COLUMNS).where(results.c.run_pk.in_(order))
+    query = sa.select(*_FLAKY_COLUMNS).where(results.c.run_pk.in_(order), _MAIN)
     for pk, case_id, repeat, kind, outcome, case_outcome, input_hash in conn.execute(query):
         cases = folded[position[pk]]
         entry = cases.get(case_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The version these definitions describe; ``migrations`` brings older stores up to it."""
 
 metadata = sa.MetaData()
@@ -65,6 +65,16 @@ categories = sa.Table(
     sa.Column("skipped", sa.Integer, nullable=False),
     sa.Column("total", sa.Integer, nullable=False),
     sa.Column("rate", sa.Float, nullable=True),
+    # Schema 3: the category's retrieval quality and usage (runsummary.Retrieval and Usage),
+    # null where no case measured them. Columns, not a table of their own: they share the
+    # (run, category) key and the trend reads them with the pass rate in one query.
+    *(sa.Column(name, sa.Float, nullable=True) for name in ("hit", "recall", "mrr", "ndcg")),
+    sa.Column("retrieval_k", sa.Integer, nullable=True),
+    sa.Column("fact_recall", sa.Float, nullable=True),
+    *(
+        sa.Column(name, sa.Float, nullable=True)
+        for name in ("latency_p50_s", "latency_p95_s", "tokens_per_case", "cost_per_case")
+    ),
 )
 
 results = sa.Table(
@@ -91,6 +101,38 @@ results = sa.Table(
     sa.Column("input_hash", sa.String(64), nullable=False),
     # Schema 2: the digest of the case's expectations, to tell a changed case from a flaky one.
     sa.Column("content_hash", sa.String(64), nullable=True),
+    # Schema 3: the variant that gave the row (``[tool.ragft.variants.NAME]``); null for the
+    # main pipeline, the only rows baselines, trends and flakiness read.
+    sa.Column("pipeline", sa.String(100), nullable=True),
 )
 sa.Index("ix_ragft_results_run_case", results.c.run_pk, results.c.case_id)
 sa.Index("ix_ragft_results_case", results.c.case_id)
+
+MEASURES = (
+    "hit",
+    "recall",
+    "mrr",
+    "ndcg",
+    "retrieval_k",
+    "fact_recall",
+    "latency_p50_s",
+    "latency_p95_s",
+    "tokens_per_case",
+    "cost_per_case",
+)
+"""The schema 3 columns of ``categories``, in the order they were added."""
+
+judge_cache = sa.Table(
+    "ragft_judge_cache",
+    metadata,
+    # Schema 3: a judged metric's result, by the digest of the metric spec, the judge model's
+    # name and the case fields the metric reads, so an unchanged answer is judged once.
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("metric", sa.String(200), nullable=False),
+    sa.Column("model", sa.String(200), nullable=True),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("success", sa.Boolean, nullable=True),
+    sa.Column("threshold", sa.Float, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("judged_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -357,6 +357,15 @@ def usage_text(usage: Usage) -> str:
     return "; ".join(parts)
 
 
+def judge_text(summary: RunSummary) -> str | None:
+    """The judge line's text: None when no check was LLM-judged."""
+    judge = summary.judge
+    if judge is None:
+        return None
+    text = f"{plural(judge.calls, 'call')} made"
+    return text + (f", {judge.saved} saved by the judge cache" if judge.saved else "")
+
+
 def usage_rows(summary: RunSummary) -> list[tuple[str, str]]:
     """(group, text) for the run ("all") and each category with something to say."""
     rows = [

@@ -316,11 +316,110 @@ def _trends(summary: RunSummary) -> str:
     ]
     if not figures:
         return ""
+    measured = _measure_charts(summary)
+    more = (
+        '<p class="muted">Retrieval quality and latency p95 per category over the runs that '
+        "measured them.</p>\n"
+        '<div class="charts">' + "\n".join(measured) + "</div>\n"
+        if measured
+        else ""
+    )
     return (
         '<section id="trends">\n<h2>Trend</h2>\n'
         '<p class="muted">Pass rate per run, oldest left, this run last (the larger marker); '
         "the dashed line is the threshold, the dotted one the baseline.</p>\n"
-        '<div class="charts">' + "\n".join(figures) + "</div>\n</section>"
+        '<div class="charts">' + "\n".join(figures) + "</div>\n" + more + "</section>"
+    )
+
+
+MEASURE_LABELS = {
+    "recall": "recall@k",
+    "hit": "hit@k",
+    "fact_recall": "fact recall",
+    "latency_p95_s": "latency p95 (ms)",
+}
+RETRIEVAL_CHARTED = ("recall", "hit", "fact_recall")  # the first a category has is drawn
+
+
+def _measure_charts(summary: RunSummary) -> list[str]:
+    """A retrieval chart and a latency chart per category, each only with two runs or more
+    that measured it (one point is no trend)."""
+    figures = []
+    for kind in summary.categories:
+        picked = [m for m in RETRIEVAL_CHARTED if _measured(summary, kind, m) >= 2][:1]
+        if _measured(summary, kind, "latency_p95_s") >= 2:
+            picked.append("latency_p95_s")
+        for measure in picked:
+            series = [
+                (run.measures.get(kind, {}).get(measure), _run_label(index, run))
+                for index, run in enumerate(summary.history, start=1)
+            ]
+            figures.append(_measure_chart(kind, measure, series))
+    return figures
+
+
+def _measured(summary: RunSummary, kind: str, measure: str) -> int:
+    return sum(measure in run.measures.get(kind, {}) for run in summary.history)
+
+
+def _run_label(index: int, run: Any) -> str:
+    where = " · ".join(part for part in (run.started_at, run.branch, run.run_id) if part)
+    return f"run {index}: {where}" if where else f"run {index}"
+
+
+def _measure_text(measure: str, value: float) -> str:
+    return f"{value * 1000:.1f} ms" if measure.endswith("_s") else f"{value:.2f}"
+
+
+def _tick_text(measure: str, value: float) -> str:
+    """An axis label short enough for the left margin: latency in whole ms (the unit is in
+    the caption), shares with two decimals."""
+    return f"{value * 1000:.0f}" if measure.endswith("_s") else f"{value:.2f}"
+
+
+def _measure_chart(kind: str, measure: str, series: list[tuple[float | None, str]]) -> str:
+    """Inline SVG like the pass-rate charts: shares on 0 to 1, latency from 0 to its largest
+    run, so the scale never starts mid-way and exaggerates a change."""
+    values = [v for v, _ in series if v is not None]
+    top = 1.0 if measure in RETRIEVAL_CHARTED else (max(values) * 1.1 or 1.0)
+    count = len(series)
+    stretch: list[str] = []
+    lines: list[str] = []
+    markers: list[str] = []
+    for index, (value, label) in enumerate(series):
+        if value is None:
+            lines += [" ".join(stretch)] if stretch else []
+            stretch = []
+            continue
+        x, y = _x_at(index, count), PAD_T + PLOT_H * (1 - min(1.0, max(0.0, value / top)))
+        stretch.append(f"{x:.1f},{y:.1f}")
+        current = " current" if index == count - 1 else ""
+        markers.append(
+            f'<circle class="point{current}" cx="{x:.1f}" cy="{y:.1f}" '
+            f'r="{5 if current else 3.5}"><title>{_e(label)}: '
+            f"{_measure_text(measure, value)}</title></circle>"
+        )
+    lines += [" ".join(stretch)] if stretch else []
+    grid = []
+    for tick in (0.0, 0.5, 1.0):
+        y = PAD_T + PLOT_H * (1 - tick)
+        grid.append(
+            f'<line class="grid" x1="{PAD_L}" y1="{y:.1f}" x2="{CHART_W - PAD_R}" y2="{y:.1f}"/>'
+            f'<text class="axis" x="{PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{_e(_tick_text(measure, tick * top))}</text>"
+        )
+    polylines = [f'<polyline class="line" points="{points}"/>' for points in lines]
+    name = MEASURE_LABELS.get(measure, measure)
+    color = KIND_COLORS.get(kind, "#0f766e")
+    return (
+        f'<figure class="chart">\n<figcaption><strong>{_e(kind)}</strong> {_e(name)} '
+        f'<span class="muted">{plural(len(markers), "run")}</span></figcaption>\n'
+        f'<svg class="trend" data-category="{_e(kind)}" data-measure="{_e(measure)}" '
+        f'data-points="{len(markers)}" viewBox="0 0 {CHART_W} {CHART_H}" role="img" '
+        f'style="--series: {color}" aria-label="{_e(kind)} {_e(name)} over '
+        f'{plural(len(markers), "run")}">'
+        + "".join([*grid, *polylines, *markers, _x_labels(series)])
+        + "</svg>\n</figure>"
     )
 
 

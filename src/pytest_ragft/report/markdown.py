@@ -140,6 +140,12 @@ def _retrieval(summary: RunSummary) -> list[str]:
     return ["**Retrieval**", "", *(f"- {g}: {escape_md(t)}" for g, t in rows)]
 
 
+def _judge(summary: RunSummary) -> list[str]:
+    """The judge's calls made and saved, only when a check was LLM-judged."""
+    text = fmt.judge_text(summary)
+    return [] if text is None else [f"**Judge**: {escape_md(text)}"]
+
+
 def _event_line(icon: str, event: GateEvent) -> str:
     detail = escape_md(event.detail, limit=_TEXT_CHARS)
     return f"- {icon} **{escape_md(event.event)}**: {detail}"
@@ -491,6 +497,7 @@ def render_markdown(summary: RunSummary, *, limit: int = DEFAULT_LIMIT) -> str:
             _tag_table(summary),
             _usage(summary),
             _retrieval(summary),
+            _judge(summary),
             _diagnosis(summary),
             _changes(summary),
             _variants(summary),

@@ -96,6 +96,12 @@ def _usage(summary: RunSummary) -> list[str]:
     return [f"usage: {escape_terminal(rows['all'], limit=300)}"] if "all" in rows else []
 
 
+def _judge(summary: RunSummary) -> list[str]:
+    """The judge's calls, only when a check was LLM-judged."""
+    text = fmt.judge_text(summary)
+    return [] if text is None else [f"judge: {text}"]
+
+
 def _retrieval(summary: RunSummary) -> list[str]:
     """Each category's retrieval quality with its intervals, a line each."""
     rows = fmt.retrieval_rows(summary)
@@ -165,6 +171,7 @@ def terminal_lines(summary: RunSummary) -> list[str]:
         *_changes(summary),
         *_usage(summary),
         *_retrieval(summary),
+        *_judge(summary),
         *_checklist(summary),
         *_variants(summary),
         "recommendation: " + escape_terminal(rec, limit=200),
