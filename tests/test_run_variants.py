@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from conftest import USAGE, Project, case_yaml
 
+from pytest_ragft.exitguard import exit_guard
+
 PIPELINES = """
 CALLS = []
 
@@ -97,6 +99,7 @@ def test_a_variant_that_cannot_be_imported_is_a_usage_error(project: Project) ->
     result = project.run("--ragft-variant=strict")
     assert result.ret == USAGE
     assert "[tool.ragft.variants.strict]" in result.stderr.str()
+    assert not exit_guard.active  # no caller was left open by the refused settings
 
 
 def test_variants_feed_questions_1_and_5(project: Project) -> None:

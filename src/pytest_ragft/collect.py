@@ -24,7 +24,6 @@ from pytest_ragft.worker import crash_message, diagnose_override, get_runner, re
 
 if TYPE_CHECKING:
     from pytest_ragft.config import CaseSource
-    from pytest_ragft.runner import Evaluation
 
 
 class DuplicateCaseIds(Exception):
@@ -88,7 +87,6 @@ class CaseItem(pytest.Item):
     def __init__(self, *, case: Case, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.case = case
-        self.evaluation: Evaluation | None = None
         self.case_record: CaseRecord | None = None
         self.variant_records: dict[str, CaseRecord] = {}  # the variants' records of this case
         self.add_marker(case.kind)
@@ -100,17 +98,18 @@ class CaseItem(pytest.Item):
 
     def runtest(self) -> None:
         evaluation = get_runner(self.config).submit(self.case).result()
-        self.evaluation = evaluation
         override = None
         if evaluation.outcome in ("failed", "error"):
             override = diagnose_override(
                 self.config, self.case, evaluation.result, evaluation.failures
             )
         self.case_record = evaluation.record(override)
+        runner = get_runner(self.config)
         self.variant_records = {
             name: future.result().record()
-            for name, future in get_runner(self.config).variant_futures(self.case).items()
+            for name, future in runner.variant_futures(self.case).items()
         }
+        runner.release(self.case)
         if self.case_record.outcome != "passed":
             raise CaseFailed(self.case_record)
 

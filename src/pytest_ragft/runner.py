@@ -120,6 +120,15 @@ class Runner:
         found = ((name, self._futures.get(f"{name}\0{key}")) for name in self.variants)
         return {name: future for name, future in found if future is not None}
 
+    def release(self, case: Case) -> None:
+        """Forget a case's finished evaluations once its test has read them, so a long run
+        keeps one record per case, not every evaluation besides; a later ``submit`` (a rerun)
+        evaluates afresh."""
+        for key in (_key(case), *(f"{name}\0{_key(case)}" for name in self.variants)):
+            future = self._futures.get(key)
+            if future is not None and future.done():
+                del self._futures[key]
+
     def cancel(self, case: Case) -> None:
         """Stop a case's evaluation that is not done: its calls still waiting for a slot are
         never made (an async one in flight is cancelled). A later ``submit`` starts afresh."""

@@ -97,6 +97,10 @@ def build_runner(config: pytest.Config, settings: Settings) -> Runner:
     from pytest_ragft.runner import Runner
 
     fn = resolve_pipeline(config, settings)
+    # Everything that can refuse the settings is resolved before the runner opens its caller,
+    # so a usage error leaves no caller (nor its exit guard) behind.
+    variants = variant_pipelines(settings)
+    extra_checks = _deepeval_checker(settings)
     runner = Runner(
         fn,
         concurrency=settings.concurrency,
@@ -105,9 +109,9 @@ def build_runner(config: pytest.Config, settings: Settings) -> Runner:
         min_pass_ratio=settings.min_pass_ratio,
         checks=registry(config),
         counterfactual=settings.diagnose == "counterfactual",
-        extra_checks=_deepeval_checker(settings),
+        extra_checks=extra_checks,
     )
-    runner.variants = variant_pipelines(settings)
+    runner.variants = variants
     return runner
 
 
