@@ -177,3 +177,40 @@ def test_junit_xml_properties(project: Project, plugin_args: list[str]) -> None:
     assert props["polite"] == {"kind": "behavior", "diagnosis": "knowledge", "pass_ratio": "0"}
     assert props["short"] == {"kind": "behavior", "diagnosis": "", "pass_ratio": "1"}
     assert props["refund-window"]["kind"] == "knowledge"
+
+
+# --------------------------------------------------------------------------------------------
+# The interpreter's exit
+
+
+def test_the_exit_freeze_is_registered_once_per_process(project: Project) -> None:
+    import atexit
+
+    from pytest_ragft import plugin
+
+    project.configure(thresholds={"knowledge": 0.0, "behavior": 0.0})
+    project.pipeline()
+    project.cases("knowledge", [case_yaml("k1", "knowledge", "fact 1", {"contains": "fact 1"})])
+    assert project.run().ret == 0
+    assert plugin._exit_freeze_registered
+    handlers = atexit._ncallbacks()
+    assert project.run().ret == 0
+    assert atexit._ncallbacks() == handlers  # a second in-process run adds no handler
+
+
+def test_a_run_still_exits_with_its_status_and_output_after_the_freeze(project: Project) -> None:
+    """In a process of its own, the exit handlers run (a conftest's own included) and the
+    status and reports are the gate's."""
+    project.configure(thresholds={"knowledge": 0.0, "behavior": 0.9})
+    project.pipeline()
+    project.cases("behavior", [case_yaml("b1", "behavior", "say", {"contains": "absent"})])
+    project.pytester.makeconftest(
+        "import atexit\n"
+        "def pytest_configure(config):\n"
+        "    atexit.register(lambda: open('exited.txt', 'w').write('handler ran'))\n"
+    )
+    result = project.run_subprocess()
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*gate: FAIL (below_threshold*"])
+    assert (project.path / "exited.txt").read_text() == "handler ran"
+    assert project.report()["gate"]["verdict"] == "fail"
