@@ -318,3 +318,36 @@ def test_skips(ragft):
         "error",
         "error",
     )
+
+
+def test_the_diagnose_hook_diagnoses_a_variant_as_it_does_main(project: Project) -> None:
+    """A variant's failures, of file and of Python cases, go through the project's
+    ``pytest_ragft_diagnose`` like the main pipeline's."""
+    _project(project)
+    project.configure(
+        pipeline="bot:fixed",
+        thresholds={"knowledge": 0, "behavior": 0},
+        variants={"plain": {"pipeline": "bot:answer", "target": "behavior"}},
+    )
+    project.pytester.makepyfile(
+        test_py_case="""
+        import pytest
+
+        @pytest.mark.ragft(kind="behavior")
+        def test_format_py(ragft):
+            assert len(ragft.ask("format py").answer.split()) <= 2
+        """
+    )
+    project.pytester.makeconftest(
+        """
+        def pytest_ragft_diagnose(case, result, failures):
+            return "knowledge" if failures else None
+        """
+    )
+    assert project.run("--ragft-variant=plain").ret == 0
+    report = project.report()
+    assert {c["outcome"] for c in report["cases"]} == {"passed"}
+    behavior = report["variants"]["variants"][0]["categories"]["behavior"]
+    broken = {c["id"]: c["diagnosis"] for c in behavior["broken"]}
+    assert len(broken) == 13 and "test_py_case.py::test_format_py" in broken
+    assert set(broken.values()) == {"knowledge"}  # the hook's, not the static "behavior"

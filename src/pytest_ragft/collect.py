@@ -24,6 +24,7 @@ from pytest_ragft.worker import crash_message, diagnose_override, get_runner, re
 
 if TYPE_CHECKING:
     from pytest_ragft.config import CaseSource
+    from pytest_ragft.runner import Evaluation
 
 
 class DuplicateCaseIds(Exception):
@@ -97,21 +98,26 @@ class CaseItem(pytest.Item):
             self.add_marker(pytest.mark.xfail(reason=case.xfail, strict=False))
 
     def runtest(self) -> None:
-        evaluation = get_runner(self.config).submit(self.case).result()
-        override = None
-        if evaluation.outcome in ("failed", "error"):
-            override = diagnose_override(
-                self.config, self.case, evaluation.result, evaluation.failures
-            )
-        self.case_record = evaluation.record(override)
         runner = get_runner(self.config)
+        self.case_record = self._diagnosed(runner.submit(self.case).result())
         self.variant_records = {
-            name: future.result().record()
+            name: self._diagnosed(future.result())
             for name, future in runner.variant_futures(self.case).items()
         }
         runner.release(self.case)
         if self.case_record.outcome != "passed":
             raise CaseFailed(self.case_record)
+
+    def _diagnosed(self, evaluation: Evaluation) -> CaseRecord:
+        """The evaluation's record, a failure diagnosed by the project's
+        ``pytest_ragft_diagnose`` where it has one: the main pipeline's and each variant's
+        the same way."""
+        override = None
+        if evaluation.outcome in ("failed", "error"):
+            override = diagnose_override(
+                self.config, self.case, evaluation.result, evaluation.failures
+            )
+        return evaluation.record(override)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, CaseFailed):

@@ -179,7 +179,7 @@ def _record(
 ) -> CaseRecord:
     """The record of one run of the test body: ``ran`` is its outcome, its one-line message
     and its duration; the call's result and error are the fixture's. With ``hook`` the
-    diagnose hook has its say on a failure (the main pipeline's, as a file case's)."""
+    diagnose hook has its say on a failure (each pipeline's, as a file case's)."""
     outcome, message, duration = ran
     result = fixture.result if fixture else None
     error = fixture.error if fixture else None
@@ -238,7 +238,7 @@ def variant_records(item: pytest.Item, case: Case, min_pass_ratio: float) -> dic
             fixture.variant = pipeline
             fixture.result, fixture.error, fixture.last_input = None, None, ""
             ran = _run_again(item, fixture)
-            found[name] = _record(item, case, fixture, ran, min_pass_ratio)
+            found[name] = _record(item, case, fixture, ran, min_pass_ratio, hook=True)
     finally:
         fixture.variant = None
         fixture.result, fixture.error, fixture.last_input = saved
