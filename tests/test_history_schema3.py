@@ -233,7 +233,10 @@ def test_compare_a_run_with_its_stored_variant(
     assert main(["compare", run_id[:12], "--variant", "strict"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"strict against the main pipeline of {run_id[:12]}")
-    assert "better" in out
+    # judged as the run judged it: its role and target from [tool.ragft.variants.strict]
+    assert "strict (prompt): behavior better (12 fixed, 0 broken); may replace main" in out
+    summary_line = next(v for v in project.report()["variants"]["variants"])
+    assert summary_line["replaces"] is True
     assert main(["compare", run_id, "--variant", "strict", "--json"]) == 0
     [variant] = json.loads(capsys.readouterr().out)["variants"]
     behavior = variant["categories"]["behavior"]

@@ -611,8 +611,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
         margin = settings.variants.rules.margin
     if not 0.0 < margin < 1.0:
         raise CliError(f"--margin must be between 0 and 1, got {margin}")
+    # A stored variant is judged as its run judged it: its role and target from the settings.
+    declared = next((v for v in settings.variants.pipelines if v.name == args.variant), None)
+    role, target = (declared.role, declared.target) if declared else (None, None)
     result = variants.compare(
-        main, [variants.Variant(name, other)], margin=margin, alpha=settings.thresholds.alpha
+        main,
+        [variants.Variant(name, other, role=role, target=target)],
+        margin=margin,
+        alpha=settings.thresholds.alpha,
     )
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
