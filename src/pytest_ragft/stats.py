@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,14 +33,20 @@ def normal_quantile(p: float) -> float:
     Bisection is slower than a rational approximation but plainly correct to the last bit, and
     it runs a handful of times per session.
     """
+    return _quantile(normal_cdf, p, 40.0)
+
+
+def _quantile(cdf: Callable[[float], float], p: float, bound: float) -> float:
+    """The x in [-bound, bound] with cdf(x) = p, by bisection to the last bit (at most 2,000
+    halvings: a float interval stops shrinking long before)."""
     if not 0.0 < p < 1.0:
         raise ValueError(f"a probability strictly between 0 and 1 is needed, got {p!r}")
-    lo, hi = -40.0, 40.0
-    for _ in range(200):
+    lo, hi = -bound, bound
+    for _ in range(2000):
         mid = (lo + hi) / 2.0
         if mid in (lo, hi):
             break
-        if normal_cdf(mid) < p:
+        if cdf(mid) < p:
             lo = mid
         else:
             hi = mid
@@ -306,18 +312,7 @@ def student_t_cdf(t: float, df: int) -> float:
 def t_quantile(p: float, df: int) -> float:
     """The t with P(T <= t) = p for Student's t with ``df`` degrees of freedom, by bisection
     on :func:`student_t_cdf` (as :func:`normal_quantile` does)."""
-    if not 0.0 < p < 1.0:
-        raise ValueError(f"a probability strictly between 0 and 1 is needed, got {p!r}")
-    lo, hi = -1e6, 1e6
-    for _ in range(300):
-        mid = (lo + hi) / 2.0
-        if mid in (lo, hi):
-            break
-        if student_t_cdf(mid, df) < p:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2.0
+    return _quantile(lambda t: student_t_cdf(t, df), p, 1e6)
 
 
 def share_interval(share: float, n: int, confidence: float = 0.95) -> tuple[float, float]:

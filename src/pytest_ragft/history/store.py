@@ -352,15 +352,8 @@ class HistoryStore:
             return unpack(blob)
 
         def work(conn: sa.Connection) -> list[tuple[str, bytes | None]]:
-            columns = sa.select(runs.c.run_id, runs.c.report)
-            exact = conn.execute(columns.where(runs.c.run_id == run_id)).all()
-            if not exact:
-                exact = conn.execute(
-                    columns.where(runs.c.run_id.startswith(run_id, autoescape=True))
-                    .order_by(*_NEWEST)
-                    .limit(_CANDIDATES + 1)
-                ).all()
-            return [(row.run_id, row.report) for row in exact]
+            found = _runs_named(conn, sa.select(runs.c.run_id, runs.c.report), run_id)
+            return [(row.run_id, row.report) for row in found]
 
         found: list[tuple[str, bytes | None]] = self._read(work)
         if len(found) > 1:
@@ -407,14 +400,7 @@ class HistoryStore:
         return picked
 
     def _one_run(self, conn: sa.Connection, run_id: str) -> Any:
-        columns = sa.select(runs.c.id, runs.c.run_id)
-        found = conn.execute(columns.where(runs.c.run_id == run_id)).all()
-        if not found:
-            found = conn.execute(
-                columns.where(runs.c.run_id.startswith(run_id, autoescape=True))
-                .order_by(*_NEWEST)
-                .limit(_CANDIDATES + 1)
-            ).all()
+        found = _runs_named(conn, sa.select(runs.c.id, runs.c.run_id), run_id)
         if not found:
             raise HistoryError(f"no run {run_id!r} in {self.location}: see `ragft history`")
         if len(found) > 1:
@@ -651,6 +637,19 @@ def _baseline(
         count=len(picked),
         case_measures=_case_measures(conn, pks[0]),
     )
+
+
+def _runs_named(conn: sa.Connection, columns: sa.Select[Any], run_id: str) -> list[Any]:
+    """The run whose id is ``run_id``, else the newest runs whose ids start with it (one more
+    than the candidates named in an ambiguity error, so too many shows as too many)."""
+    found = conn.execute(columns.where(runs.c.run_id == run_id)).all()
+    if not found:
+        found = conn.execute(
+            columns.where(runs.c.run_id.startswith(run_id, autoescape=True))
+            .order_by(*_NEWEST)
+            .limit(_CANDIDATES + 1)
+        ).all()
+    return list(found)
 
 
 def _case_measures(conn: sa.Connection, run_pk: int) -> dict[str, dict[str, float]]:
