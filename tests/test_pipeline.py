@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import json
 import math
@@ -403,3 +404,71 @@ def test_only_string_built_in_checks_run_on_the_call_loop(
         assert evaluation.outcome == "passed"  # the answer "q" contains "q", either way
     finally:
         runner.close()
+
+
+# --- submissions wait in an inbox: one wake-up of the call loop per batch ---------------------
+
+
+def test_a_burst_of_submissions_wakes_the_busy_loop_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    caller = Caller(lambda q: q, concurrency=4, timeout_s=5)
+    try:
+        busy, release = threading.Event(), threading.Event()
+        caller.loop.call_soon_threadsafe(lambda: (busy.set(), release.wait(5)))
+        assert busy.wait(5)  # the loop runs a callback: it cannot take the inbox meanwhile
+        wakes = []
+        real = caller.loop.call_soon_threadsafe
+        monkeypatch.setattr(
+            caller.loop, "call_soon_threadsafe", lambda *a: (wakes.append(a), real(*a))[1]
+        )
+
+        async def double(n: int) -> int:
+            return 2 * n
+
+        futures = [caller.submit(double(n)) for n in range(10)]
+        assert len(wakes) == 1
+        release.set()
+        assert [f.result(timeout=5) for f in futures] == [2 * n for n in range(10)]
+        assert caller.submit(double(21)).result(timeout=5) == 42  # a later one wakes it again
+        assert len(wakes) == 2
+    finally:
+        caller.close()
+
+
+def test_a_submission_cancelled_in_the_inbox_never_runs_and_a_running_one_is_cancelled() -> None:
+    caller = Caller(lambda q: q, concurrency=4, timeout_s=5)
+    try:
+        busy, release = threading.Event(), threading.Event()
+        caller.loop.call_soon_threadsafe(lambda: (busy.set(), release.wait(5)))
+        assert busy.wait(5)
+        ran: list[str] = []
+        started = threading.Event()
+
+        async def note(name: str) -> str:
+            ran.append(name)
+            started.set()
+            await asyncio.sleep(30)
+            return name
+
+        waiting = caller.submit(note("waiting"))
+        assert waiting.cancel()
+        release.set()
+        running = caller.submit(note("running"))
+        assert started.wait(5) and running.cancel()
+        with pytest.raises(concurrent.futures.CancelledError):
+            running.result(timeout=5)
+        assert ran == ["running"]  # the one cancelled in the inbox was never started
+    finally:
+        caller.close()
+
+
+def test_an_error_in_a_submitted_coroutine_reaches_its_future() -> None:
+    caller = Caller(lambda q: q, concurrency=1, timeout_s=5)
+    try:
+
+        async def boom() -> None:
+            raise ValueError("no")
+
+        with pytest.raises(ValueError, match="no"):
+            caller.submit(boom()).result(timeout=5)
+    finally:
+        caller.close()
