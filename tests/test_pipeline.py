@@ -308,6 +308,25 @@ def test_sync_calls_reuse_a_thread_but_a_stuck_call_keeps_its_own() -> None:
             assert not thread.is_alive()
 
 
+def test_a_call_in_flight_at_close_leaves_its_future_cancelled() -> None:
+    started = threading.Event()
+
+    async def forever() -> str:
+        started.set()
+        await asyncio.sleep(60)
+        return "never"
+
+    caller = Caller(lambda q: q, concurrency=1, timeout_s=60)
+    future = caller.submit(forever())
+    waiting = caller.submit(forever())  # started on the loop too, blocked in its own sleep
+    assert started.wait(5)
+    caller.close()
+    for f in (future, waiting):
+        assert f.done() and f.cancelled()
+        with pytest.raises(concurrent.futures.CancelledError):
+            f.result(timeout=0)
+
+
 def test_the_guard_is_removed_when_the_last_caller_closes() -> None:
     real = os._exit
     first = Caller(lambda q: q, concurrency=1, timeout_s=1)

@@ -430,12 +430,13 @@ class Caller:
 
 
 def _to_future(future: concurrent.futures.Future[Any], task: asyncio.Task[Any]) -> None:
-    """A finished task's outcome onto the future a thread waits on, unless that was cancelled."""
+    """A finished task's outcome onto the future a thread waits on, unless that was cancelled;
+    a cancelled task cancels the future, as ``asyncio.run_coroutine_threadsafe`` does."""
+    if task.cancelled():
+        future.cancel()
     if not future.set_running_or_notify_cancel():
         return
-    if task.cancelled():
-        future.set_exception(concurrent.futures.CancelledError())
-    elif (exc := task.exception()) is not None:
+    if (exc := task.exception()) is not None:
         future.set_exception(exc)
     else:
         future.set_result(task.result())
