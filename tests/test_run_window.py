@@ -287,9 +287,9 @@ def test_closing_the_window_cancels_what_it_had_ahead() -> None:
 
 
 def test_calls_finished_ahead_let_the_window_reach_further() -> None:
-    """A pause of the tests does not leave the slots idle: what finished ahead does not count
-    against ``concurrency``, up to the window's lead."""
-    window, runner = _window("x" * 8)
+    """What finished ahead does not count against ``concurrency``, up to the window's lead;
+    while ``concurrency`` answers wait ahead, nothing more is issued (the tests have work)."""
+    window, runner = _window("x" * 10)
     window.advance("a", "b")
     assert runner.submitted == ["a", "b", "c"]
     for name in "bc":
@@ -299,7 +299,15 @@ def test_calls_finished_ahead_let_the_window_reach_further() -> None:
     for name in "de":
         runner.futures[name].set_result(None)
     window.advance("c", "d")
-    assert runner.submitted == list("abcdefg")  # d to g: the lead, 2 x 2 calls ahead
+    assert runner.submitted == list("abcde")  # d and e answered, 2 waiting: enough
+    window.advance("d", "e")
+    assert runner.submitted == list("abcdefg")  # 1 waiting: f and g in flight, e to g ahead
+    runner.futures["f"].set_result(None)
+    window.advance("e", "f")
+    assert runner.submitted == list("abcdefgh")  # f answered, g in flight: h makes two again
+    runner.futures["g"].cancel()  # an evaluation cancelled elsewhere frees its slot too
+    window.advance("f", "g")
+    assert runner.submitted == list("abcdefghi")
 
 
 @pytest.mark.parametrize(

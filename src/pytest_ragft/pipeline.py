@@ -265,7 +265,7 @@ class Caller:
         self._closing = False
         self._threads = CallThreads()
         self._inbox_lock = threading.Lock()
-        self._inbox: list[tuple[Coroutine[Any, Any, Any], concurrent.futures.Future[Any]]] = []
+        self._inbox: list[Callable[[], None]] = []
         self._woken = False  # the loop will take the inbox: no other wake-up is needed
         self._thread = threading.Thread(target=self._run_loop, name="ragft-calls", daemon=True)
         self._thread.start()
@@ -280,38 +280,50 @@ class Caller:
             self.loop.close()  # its self-pipe sockets, else left for the garbage collector
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        """Schedule a coroutine on the call loop; the future is safe to wait on from any thread.
-
-        Submissions wait in an inbox that the loop takes whole, and the loop is woken only when
-        it has not been woken for the inbox already: a wake-up is a write to the loop's pipe,
-        and one per call made the submitting thread wait on the busy loop thousands of times
-        in a large suite (``asyncio.run_coroutine_threadsafe`` wakes it for each)."""
+        """Schedule a coroutine on the call loop; the future is safe to wait on from any thread."""
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        try:
+            self._post(functools.partial(self._start, coro, future))
+        except RuntimeError:  # the loop is closed: nothing will run
+            coro.close()
+            raise
+        return future
+
+    def _post(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the call loop, soon. Posts wait in an inbox that the loop takes
+        whole, and the loop is woken only when it has not been woken for the inbox already: a
+        wake-up is a write to the loop's pipe, and one per call and per answer
+        (``call_soon_threadsafe``, ``asyncio.run_coroutine_threadsafe``) made the threads wait
+        on each other thousands of times in a large suite."""
         with self._inbox_lock:
-            self._inbox.append((coro, future))
+            self._inbox.append(callback)
             wake, self._woken = not self._woken, True
         if wake:
             try:
                 self.loop.call_soon_threadsafe(self._take_inbox)
-            except RuntimeError:  # the loop is closed: nothing will run
+            except RuntimeError:  # the loop is closed: nothing posted will run
                 with self._inbox_lock:
                     self._inbox.clear()
                     self._woken = False
-                coro.close()
                 raise
-        return future
 
     def _take_inbox(self) -> None:
-        """On the loop: start every submitted coroutine whose future was not cancelled."""
+        """On the loop: run every posted callback, in order."""
         with self._inbox_lock:
             taken, self._inbox, self._woken = self._inbox, [], False
-        for coro, future in taken:
-            if future.cancelled():
-                coro.close()
-                continue
-            task = self.loop.create_task(coro)
-            task.add_done_callback(functools.partial(_to_future, future))
-            future.add_done_callback(functools.partial(_cancel_task, self.loop, task))
+        for callback in taken:
+            callback()
+
+    def _start(
+        self, coro: Coroutine[Any, Any, Any], future: concurrent.futures.Future[Any]
+    ) -> None:
+        """On the loop: start a submitted coroutine, unless its future was cancelled."""
+        if future.cancelled():
+            coro.close()
+            return
+        task = self.loop.create_task(coro)
+        task.add_done_callback(functools.partial(_to_future, future))
+        future.add_done_callback(functools.partial(_cancel_task, self.loop, task))
 
     async def call(
         self, input: Any, vars: Mapping[str, Any], fn: Callable[..., Any] | None = None
@@ -376,7 +388,7 @@ class Caller:
 
         def reply(value: Any, exc: BaseException | None) -> None:
             try:
-                self.loop.call_soon_threadsafe(_settle, future, value, exc)
+                self._post(functools.partial(_settle, future, value, exc))
             except RuntimeError:  # the loop closed at the end of the run: nobody waits
                 pass
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,6 @@ from pytest_ragft.state import RagftState, get_state
 
 if TYPE_CHECKING:
     from collections.abc import Hashable, Sequence
-    from concurrent.futures import Future
 
     from pytest_ragft.config import Settings
     from pytest_ragft.model import Case, CheckOutcome, Result
@@ -221,10 +221,13 @@ class Window:
     """The eval cases whose pipeline calls are issued ahead of their tests: the current test's,
     then the next ones this process will run until ``concurrency`` calls are in flight.
 
-    Calls that finished ahead of their tests do not count, so a pause of the tests does not
-    leave the slots idle, but the window never reaches past ``LEAD`` x ``concurrency`` calls
-    ahead. It reads the process's ``session.items`` (deselected tests are not in it) and
-    cancels what it leaves behind, so ``-x``, ``--maxfail`` and an interrupt stop the calls.
+    Calls that finished ahead of their tests do not count, so slots freed ahead are filled
+    again, but the window never reaches past ``LEAD`` x ``concurrency`` calls ahead. While
+    ``concurrency`` answers already wait ahead, the tests have work enough and nothing more is
+    issued: the window refills in batches then, so a fast pipeline wakes the call loop once
+    per batch rather than once per test. It reads the process's ``session.items`` (deselected
+    tests are not in it) and cancels what it leaves behind, so ``-x``, ``--maxfail`` and an
+    interrupt stop the calls.
     """
 
     LEAD = 2
@@ -247,9 +250,13 @@ class Window:
         self.concurrency = concurrency
         self._position = {item: n for n, item in enumerate(items)}
         self._evals = [n for n, case in enumerate(cases) if case is not None]
-        # Issued after the current test, in order: (position, its evaluation, its calls).
-        self._ahead: deque[tuple[int, Future[Any], int]] = deque()
+        # Issued after the current test, in order: [position, its calls, whether in flight].
+        self._ahead: deque[list[Any]] = deque()
         self._ahead_calls = 0
+        # Calls of ``_ahead`` not answered yet, kept by the evaluations' done callbacks (on the
+        # call loop) rather than counted over the window on every test.
+        self._in_flight = 0
+        self._lock = threading.Lock()
 
     def advance(self, item: Hashable, nextitem: Hashable | None) -> None:
         """At the start of ``item``: issue its calls and those of the tests after it, from
@@ -285,8 +292,10 @@ class Window:
                 self._pop(cancel=ahead[0][0] != current)
 
     def _pop(self, *, cancel: bool) -> None:
-        position, _, calls = self._ahead.popleft()
+        entry = self._ahead.popleft()
+        position, calls = entry[0], entry[1]
         self._ahead_calls -= calls
+        self._answered(entry)
         case = self.cases[position]
         if cancel and case is not None:
             self.runner.cancel(case)
@@ -297,18 +306,33 @@ class Window:
         unit = self.units[start]
         after = self._ahead[-1][0] + 1 if self._ahead else start
         n = bisect.bisect_left(self._evals, after)
-        in_flight = sum(calls for _, future, calls in self._ahead if not future.done())
+        if self._ahead_calls - self._in_flight >= self.concurrency:
+            return  # answers enough wait ahead: refill once they run low
         limit = self.LEAD * self.concurrency
-        while in_flight < self.concurrency and self._ahead_calls < limit and n < len(self._evals):
+        while (
+            self._in_flight < self.concurrency
+            and self._ahead_calls < limit
+            and n < len(self._evals)
+        ):
             position = self._evals[n]
             case = self.cases[position]
             if case is None or self.units[position] != unit or len(self._ahead) >= tests:
                 break
             calls = case.repeats or self.runner.repeats
-            self._ahead.append((position, self.runner.submit(case), calls))
+            entry = [position, calls, True]
+            with self._lock:
+                self._in_flight += calls
+            self._ahead.append(entry)
             self._ahead_calls += calls
-            in_flight += calls
+            self.runner.submit(case).add_done_callback(lambda _, e=entry: self._answered(e))
             n += 1
+
+    def _answered(self, entry: list[Any]) -> None:
+        """An entry's calls no longer in flight: answered, cancelled or passed by the tests."""
+        with self._lock:
+            if entry[2]:
+                entry[2] = False
+                self._in_flight -= entry[1]
 
     def close(self) -> None:
         """The loop ended (done, stopped by -x / --maxfail, or interrupted): nothing more runs."""
