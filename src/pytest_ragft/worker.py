@@ -5,6 +5,7 @@ worker): the check registry, the pipeline, the runner, and a phase report's one-
 from __future__ import annotations
 
 import bisect
+import functools
 import os
 import threading
 from collections import deque
@@ -324,10 +325,10 @@ class Window:
                 self._in_flight += calls
             self._ahead.append(entry)
             self._ahead_calls += calls
-            self.runner.submit(case).add_done_callback(lambda _, e=entry: self._answered(e))
+            self.runner.submit(case).add_done_callback(functools.partial(self._answered, entry))
             n += 1
 
-    def _answered(self, entry: list[Any]) -> None:
+    def _answered(self, entry: list[Any], _: object = None) -> None:
         """An entry's calls no longer in flight: answered, cancelled or passed by the tests."""
         with self._lock:
             if entry[2]:
