@@ -120,3 +120,48 @@ def test_work_units_split_node_ids_as_xdist_does(mode: str, nodeid: str, unit: s
     from pytest_ragft.worker import work_unit
 
     assert work_unit(mode, nodeid) == unit
+
+
+REPORT_LOG = """
+import json
+
+CONFIG = []
+
+def pytest_configure(config):
+    CONFIG.append(config)
+
+def pytest_runtest_logreport(report):
+    hook = CONFIG[0].hook
+    data = hook.pytest_report_to_serializable(config=CONFIG[0], report=report)
+    with open("reports.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(data) + "\\n")
+    kept = [type(v).__name__ for k, v in report.user_properties if k == "ragft"]
+    with open("kept.txt", "a", encoding="utf-8") as fh:
+        fh.write("".join(name + "\\n" for name in kept))
+    back = hook.pytest_report_from_serializable(config=CONFIG[0], data=data)
+    assert back.user_properties == [tuple(p) for p in data["user_properties"]]
+"""
+
+
+def test_a_serialized_report_carries_its_case_record_as_json(project: Project) -> None:
+    """In the process that ran it, a report carries the case record itself; serialized (for
+    xdist, for a report log) it carries the record's dict, and the report is left as it was."""
+    import json
+
+    project.standard()
+    project.pytester.makeconftest(REPORT_LOG)
+    project.run()
+    lines = [json.loads(line) for line in (project.path / "reports.jsonl").read_text().splitlines()]
+    carried = {
+        value["id"]: value
+        for line in lines
+        for key, value in line["user_properties"]
+        if key == "ragft"
+    }
+    report = {case["id"]: case for case in project.report()["cases"]}
+    assert carried and carried.keys() == report.keys()
+    kept = (project.path / "kept.txt").read_text().split()
+    assert kept == ["CaseRecord"] * len(carried)
+    for case_id, record in carried.items():
+        assert record["outcome"] == report[case_id]["outcome"]
+        assert record["content"] == report[case_id]["content"]

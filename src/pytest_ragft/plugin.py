@@ -415,6 +415,24 @@ def pytest_runtest_makereport(
     return report
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_report_to_serializable(
+    config: pytest.Config, report: pytest.CollectReport | pytest.TestReport
+) -> Generator[None, dict[str, Any] | None, dict[str, Any] | None]:
+    """A case record travels as its dict: the serialized report is JSON, and is not the
+    report itself (``_to_json`` copies the report's attributes, not its lists)."""
+    data = yield
+    if data is not None and isinstance(report, pytest.TestReport):
+        from pytest_ragft.model import CaseRecord
+
+        properties = data.get("user_properties")
+        if properties and any(isinstance(v, CaseRecord) for _, v in properties):
+            data["user_properties"] = [
+                (k, v.to_dict() if isinstance(v, CaseRecord) else v) for k, v in properties
+            ]
+    return data
+
+
 def _attach_record(item: pytest.Item, report: pytest.TestReport, state: RagftState) -> None:
     """Put the item's case record on its report, where the controller (or xdist) finds it,
     and its kind, diagnosis and pass ratio on the item for JUnit XML."""
@@ -431,7 +449,9 @@ def _attach_record(item: pytest.Item, report: pytest.TestReport, state: RagftSta
         record = record_for(item, case, report, state.settings.min_pass_ratio)
     if record is None:
         return
-    report.user_properties.append((RECORD, record.to_dict()))
+    # The record itself while the report stays in this process; its dict once the report is
+    # serialized (for xdist's controller, a report log): see pytest_report_to_serializable.
+    report.user_properties.append((RECORD, record))
     if report.when == "call" and isinstance(item, collect.CaseItem):
         from pytest_ragft.worker import VARIANT_RECORD
 

@@ -39,8 +39,13 @@ class RagftSession:
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        carried = [v for k, v in report.user_properties if k == RECORD and isinstance(v, dict)]
-        self.records.extend(CaseRecord.from_dict(v) for v in carried)
+        # The record itself from a test of this process; its dict from an xdist worker.
+        carried = [
+            v if isinstance(v, CaseRecord) else CaseRecord.from_dict(v)
+            for k, v in report.user_properties
+            if k == RECORD and isinstance(v, CaseRecord | dict)
+        ]
+        self.records.extend(carried)
         for key, value in report.user_properties:
             if key == VARIANT_RECORD and isinstance(value, dict):
                 name = str(value.get("variant"))
