@@ -7,9 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from reportdata import build_report
 
-from pytest_ragft.report.jsonfile import ReportError, load_report, schema_text, write_json
+from pytest_ragft.report.jsonfile import (
+    ReportError,
+    encode,
+    load_report,
+    schema_text,
+    write_json,
+)
 
 
 def test_round_trip(tmp_path: Path) -> None:
@@ -19,6 +27,36 @@ def test_round_trip(tmp_path: Path) -> None:
     assert load_report(path) == report
     assert "réponse ✓" in path.read_text(encoding="utf-8")
     assert [p.name for p in path.parent.iterdir()] == ["ragft-report.json"]  # no temp file left
+
+
+def test_each_case_is_a_line_of_its_own(tmp_path: Path) -> None:
+    report = build_report(12, failed=3, answer="line one\nline two")
+    path = tmp_path / "ragft-report.json"
+    write_json(report, path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for case in report["cases"]:
+        assert (
+            lines.count("    " + json.dumps(case, ensure_ascii=False) + ",")
+            + lines.count("    " + json.dumps(case, ensure_ascii=False))
+            == 1
+        )
+    assert lines[0] == "{" and lines[-1] == "}"
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(), JSON_VALUES, max_size=6))
+def test_the_encoding_reads_back_as_the_report(report: dict[str, Any]) -> None:
+    assert json.loads(encode(report)) == report
 
 
 def test_overwrites_in_place(tmp_path: Path) -> None:

@@ -84,6 +84,18 @@ def test_repeats_of_a_python_case_become_one_case() -> None:
     assert merged.outcome == "passed"  # 9/11 >= 0.6
 
 
+def test_merging_leaves_the_records_given_as_they_were() -> None:
+    import copy
+
+    single = record("k1", "passed")
+    given_records = [*PY_REPEATS, single]
+    before = copy.deepcopy(given_records)
+    merged = merge_records(given_records)
+    assert given_records == before  # the Python case's repeats were merged into a copy
+    assert single in merged and any(m is single for m in merged)  # one of a kind: not copied
+    assert len(merged) == 2
+
+
 def settings(tmp_path: Path, **gate: Any) -> Settings:
     return Settings(
         rootdir=tmp_path,

@@ -222,7 +222,26 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if state.runner is not None:
         state.runner.close()
     del config.stash[state_key]
+    if state.gc_frozen:
+        import gc
+
+        gc.unfreeze()
     _skip_the_last_collections()
+
+
+def _freeze_what_collection_built(config: pytest.Config) -> None:
+    """Move the objects alive after collection (modules, items, cases) to the collector's
+    permanent generation until the run ends, so its full collections during the tests and the
+    summary do not walk them again and again: at thousands of cases those walks cost more
+    than the records they collect. ``pytest_unconfigure`` gives them back before pytest's last
+    collection; a process where something else froze objects already is left alone."""
+    import gc
+
+    state = get_state(config)
+    if state is None or state.gc_frozen or not gc.isenabled() or gc.get_freeze_count():
+        return
+    gc.freeze()
+    state.gc_frozen = True
 
 
 _exit_freeze_registered = False
@@ -332,6 +351,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    _freeze_what_collection_built(session.config)
     window = _start_window(session)
     try:
         return (yield)

@@ -107,18 +107,19 @@ def merge_records(records: Iterable[CaseRecord]) -> list[CaseRecord]:
     """One record per case: a Python case with repeats arrives as one record per repeat item
     (under xdist in any order), merged here in repeat order and judged by the pass rule."""
     merged: dict[str, CaseRecord] = {}
+    copied: set[str] = set()  # the records merged into, copies: the ones given stay as given
     ordered = sorted(records, key=lambda r: (r.id if r.python else r.nodeid, _first_repeat(r)))
     for record in ordered:
         key = record.id if record.python else record.nodeid
         into = merged.get(key)
         if into is None:
-            merged[key] = replace(
-                record,
-                repeats=list(record.repeats),
-                messages=list(record.messages),
-                nodeid=record.id if record.python else record.nodeid,
-            )
+            merged[key] = record if record.nodeid == key else replace(record, nodeid=key)
             continue
+        if key not in copied:
+            into = merged[key] = replace(
+                into, repeats=list(into.repeats), messages=list(into.messages)
+            )
+            copied.add(key)
         into.repeats.extend(record.repeats)
         into.static_diagnosis = into.static_diagnosis or record.static_diagnosis
         into.diagnosis = into.diagnosis or record.diagnosis

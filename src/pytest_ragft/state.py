@@ -34,6 +34,7 @@ class RagftState:
     seen_ids: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (file, line)
     shard: Shard | None = None  # this job's shard of the eval cases (--ragft-shard)
     window: Window | None = None  # the calls issued ahead of the tests that run next
+    gc_frozen: bool = False  # what collection built is out of the collector's way
 
 
 @dataclass
