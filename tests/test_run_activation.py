@@ -67,3 +67,44 @@ def test_activation(project: Project, table: bool, args: list[str], active: bool
     assert ("= ragft =" in text) is active
     assert ("evals/k.yaml" in text or "1 passed" in text) is active
     assert (project.path / "ragft-report.json").exists() is active
+
+
+GC_TESTS = """
+import gc
+import weakref
+
+
+class Node:
+    pass
+
+
+BUILT_AT_COLLECTION = Node()
+BUILT_AT_COLLECTION.self = BUILT_AT_COLLECTION  # a cycle: only the collector frees it
+
+
+def test_full_collections_are_spaced_during_the_run():
+    assert gc.get_threshold()[2] == 50
+
+
+def test_an_explicit_collection_still_frees_what_collection_built():
+    global BUILT_AT_COLLECTION
+    ref = weakref.ref(BUILT_AT_COLLECTION)
+    del BUILT_AT_COLLECTION
+    gc.collect()
+    assert ref() is None
+"""
+
+
+def test_the_collector_setting_is_spaced_for_the_run_and_put_back(project: Project) -> None:
+    """Full collections are rarer while an eval run runs, never prevented: an explicit
+    collection frees a cycle built at collection time; the setting found comes back after."""
+    import gc
+
+    project.standard(thresholds={"knowledge": 0.0, "behavior": 0.0})
+    project.pytester.makepyfile(test_gc=GC_TESTS)
+    result = project.run_subprocess()  # a process of its own: its collector is the run's
+    result.assert_outcomes(passed=5, failed=1)  # the failure is the behavior case "polite"
+    result.stdout.no_fnmatch_line("*FAILED test_gc.py*")
+    before = gc.get_threshold()
+    project.run()  # in this process
+    assert gc.get_threshold() == before

@@ -34,7 +34,8 @@ class RagftState:
     seen_ids: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (file, line)
     shard: Shard | None = None  # this job's shard of the eval cases (--ragft-shard)
     window: Window | None = None  # the calls issued ahead of the tests that run next
-    gc_frozen: bool = False  # what collection built is out of the collector's way
+    # The collector's thresholds found and those set for the run (full collections spaced).
+    gc_thresholds: tuple[tuple[int, ...], tuple[int, ...]] | None = None
 
 
 @dataclass
