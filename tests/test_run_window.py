@@ -310,6 +310,24 @@ def test_calls_finished_ahead_let_the_window_reach_further() -> None:
     assert runner.submitted == list("abcdefghi")
 
 
+def test_a_test_about_to_wait_fills_the_free_slots() -> None:
+    """Answers waiting ahead hold the window back, but not while the current test waits for
+    its own slow answer: then every free slot is filled, up to the lead."""
+    window, runner = _window("x" * 10)
+    window.advance("a", "b")
+    for name in "bc":
+        runner.futures[name].set_result(None)
+    window.advance("b", "c")
+    for name in "de":
+        runner.futures[name].set_result(None)
+    window.advance("c", "d")
+    assert runner.submitted == list("abcde")  # 2 answers wait: the window holds
+    window.top_up()  # c's test waits for c (a slow call): d and e wait, the slots are free
+    assert runner.submitted == list("abcdefg")  # f and g in flight: the lead, 4 calls ahead
+    window.top_up()
+    assert runner.submitted == list("abcdefg")  # full: nothing more
+
+
 @pytest.mark.parametrize(
     ("steps", "submitted", "cancelled"),
     [

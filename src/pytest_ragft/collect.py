@@ -99,7 +99,12 @@ class CaseItem(pytest.Item):
 
     def runtest(self) -> None:
         runner = get_runner(self.config)
-        self.case_record = self._diagnosed(runner.submit(self.case).result())
+        future = runner.submit(self.case)
+        if not future.done():
+            state = get_state(self.config)
+            if state is not None and state.window is not None:
+                state.window.top_up()
+        self.case_record = self._diagnosed(future.result())
         self.variant_records = {
             name: self._diagnosed(future.result())
             for name, future in runner.variant_futures(self.case).items()

@@ -258,6 +258,7 @@ class Window:
         # call loop) rather than counted over the window on every test.
         self._in_flight = 0
         self._lock = threading.Lock()
+        self._next: tuple[int, int] | None = None  # where the window extends from, how far
 
     def advance(self, item: Hashable, nextitem: Hashable | None) -> None:
         """At the start of ``item``: issue its calls and those of the tests after it, from
@@ -272,11 +273,20 @@ class Window:
             self.runner.submit(case)
         in_order = following == current + 1
         self._run = self._run + 1 if in_order else 0
+        self._next = None
         if following is not None and self.units[following] is not None:
             # After a gap in the order (xdist sent this process tests apart), only the next
             # test is known to be this process's; the window opens again as the order runs on.
             guess = self.ramp or not in_order
-            self._extend(following, tests=max(1, self._run) if guess else len(self.cases))
+            self._next = (following, max(1, self._run) if guess else len(self.cases))
+            self._extend(*self._next)
+
+    def top_up(self) -> None:
+        """The current test is about to wait for its answer: fill every free slot now, answers
+        waiting ahead or not. Waking the call loop costs nothing while the test waits, and a
+        slow call at the head of the window must not leave the slots behind it idle."""
+        if self._next is not None:
+            self._extend(*self._next, eager=True)
 
     def _drop_until(self, current: int, following: int | None) -> None:
         """Forget what the window passed; cancel what it skipped (tests this process will not
@@ -301,13 +311,13 @@ class Window:
         if cancel and case is not None:
             self.runner.cancel(case)
 
-    def _extend(self, start: int, *, tests: int) -> None:
+    def _extend(self, start: int, tests: int, *, eager: bool = False) -> None:
         """Issue eval tests from ``start`` on, in its work unit, until ``concurrency`` calls
         are in flight ahead of the current test (and no more than ``tests`` tests ahead)."""
         unit = self.units[start]
         after = self._ahead[-1][0] + 1 if self._ahead else start
         n = bisect.bisect_left(self._evals, after)
-        if self._ahead_calls - self._in_flight >= self.concurrency:
+        if not eager and self._ahead_calls - self._in_flight >= self.concurrency:
             return  # answers enough wait ahead: refill once they run low
         limit = self.LEAD * self.concurrency
         while (
