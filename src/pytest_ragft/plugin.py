@@ -15,6 +15,10 @@ import pytest
 
 from pytest_ragft.state import RagftState, get_state, item_key, item_state, state_key
 
+# During an eval run, the collections of the middle generation between two full ones (10 in
+# CPython): see _space_full_collections.
+FULL_COLLECTION_SPACING = 50
+
 if TYPE_CHECKING:
     from pytest_ragft.model import Case
     from pytest_ragft.worker import Window
@@ -252,7 +256,6 @@ def _space_full_collections(config: pytest.Config) -> None:
 
 
 _exit_freeze_registered = False
-FULL_COLLECTION_SPACING = 50
 
 
 def _skip_the_last_collections() -> None:

@@ -9,6 +9,7 @@ import functools
 import os
 import threading
 from collections import deque
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -218,6 +219,16 @@ def work_unit(mode: str, nodeid: str) -> str | None:
     return None
 
 
+@dataclass(slots=True)
+class _Issued:
+    """A test whose calls the window issued ahead: its position, its calls, and whether they
+    are still in flight (set off once, by its evaluation's done callback or by the window)."""
+
+    position: int
+    calls: int
+    in_flight: bool = True
+
+
 class Window:
     """The eval cases whose pipeline calls are issued ahead of their tests: the current test's,
     then the next ones this process will run until ``concurrency`` calls are in flight.
@@ -226,7 +237,8 @@ class Window:
     again, but the window never reaches past ``LEAD`` x ``concurrency`` calls ahead. While
     ``concurrency`` answers already wait ahead, the tests have work enough and nothing more is
     issued: the window refills in batches then, so a fast pipeline wakes the call loop once
-    per batch rather than once per test. It reads the process's ``session.items`` (deselected
+    per batch rather than once per test; a test about to wait for its own answer fills every
+    free slot first (``top_up``). It reads the process's ``session.items`` (deselected
     tests are not in it) and cancels what it leaves behind, so ``-x``, ``--maxfail`` and an
     interrupt stop the calls.
     """
@@ -251,8 +263,8 @@ class Window:
         self.concurrency = concurrency
         self._position = {item: n for n, item in enumerate(items)}
         self._evals = [n for n, case in enumerate(cases) if case is not None]
-        # Issued after the current test, in order: [position, its calls, whether in flight].
-        self._ahead: deque[list[Any]] = deque()
+        # Issued after the current test, in order.
+        self._ahead: deque[_Issued] = deque()
         self._ahead_calls = 0
         # Calls of ``_ahead`` not answered yet, kept by the evaluations' done callbacks (on the
         # call loop) rather than counted over the window on every test.
@@ -293,32 +305,31 @@ class Window:
         run next) and all it had ahead when the next test is in another work unit or before
         what was issued (xdist may send a test again after a worker crashed)."""
         ahead = self._ahead
-        if following is None or (ahead and self.units[ahead[0][0]] != self.units[following]):
+        if following is None or (ahead and self.units[ahead[0].position] != self.units[following]):
             following = len(self.cases)
-        while ahead and ahead[0][0] < following:
-            self._pop(cancel=ahead[0][0] != current)
+        while ahead and ahead[0].position < following:
+            self._pop(cancel=ahead[0].position != current)
         n = bisect.bisect_left(self._evals, following)
-        if ahead and (n == len(self._evals) or self._evals[n] != ahead[0][0]):
+        if ahead and (n == len(self._evals) or self._evals[n] != ahead[0].position):
             while ahead:
-                self._pop(cancel=ahead[0][0] != current)
+                self._pop(cancel=ahead[0].position != current)
 
     def _pop(self, *, cancel: bool) -> None:
         entry = self._ahead.popleft()
-        position, calls = entry[0], entry[1]
-        self._ahead_calls -= calls
+        self._ahead_calls -= entry.calls
         self._answered(entry)
-        case = self.cases[position]
+        case = self.cases[entry.position]
         if cancel and case is not None:
             self.runner.cancel(case)
 
     def _extend(self, start: int, tests: int, *, eager: bool = False) -> None:
         """Issue eval tests from ``start`` on, in its work unit, until ``concurrency`` calls
         are in flight ahead of the current test (and no more than ``tests`` tests ahead)."""
-        unit = self.units[start]
-        after = self._ahead[-1][0] + 1 if self._ahead else start
-        n = bisect.bisect_left(self._evals, after)
         if not eager and self._ahead_calls - self._in_flight >= self.concurrency:
             return  # answers enough wait ahead: refill once they run low
+        unit = self.units[start]
+        after = self._ahead[-1].position + 1 if self._ahead else start
+        n = bisect.bisect_left(self._evals, after)
         limit = self.LEAD * self.concurrency
         while (
             self._in_flight < self.concurrency
@@ -330,7 +341,7 @@ class Window:
             if case is None or self.units[position] != unit or len(self._ahead) >= tests:
                 break
             calls = case.repeats or self.runner.repeats
-            entry = [position, calls, True]
+            entry = _Issued(position, calls)
             with self._lock:
                 self._in_flight += calls
             self._ahead.append(entry)
@@ -338,12 +349,12 @@ class Window:
             self.runner.submit(case).add_done_callback(functools.partial(self._answered, entry))
             n += 1
 
-    def _answered(self, entry: list[Any], _: object = None) -> None:
+    def _answered(self, entry: _Issued, _: object = None) -> None:
         """An entry's calls no longer in flight: answered, cancelled or passed by the tests."""
         with self._lock:
-            if entry[2]:
-                entry[2] = False
-                self._in_flight -= entry[1]
+            if entry.in_flight:
+                entry.in_flight = False
+                self._in_flight -= entry.calls
 
     def close(self) -> None:
         """The loop ended (done, stopped by -x / --maxfail, or interrupted): nothing more runs."""
